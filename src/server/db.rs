@@ -1,0 +1,97 @@
+//! The database: SQLite (embedded default) or PostgreSQL, chosen by the URL alone.
+//!
+//! Queries are written once, with `$1` placeholders that both engines accept, and run on whichever
+//! pool is configured through [`with_pool!`]. Times are Unix seconds in integer columns.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    PgPool, SqlitePool,
+};
+
+/// A connection pool for one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// For more than one server.
+    Postgres(PgPool),
+}
+
+/// Runs the same expression against whichever pool `$db` holds: `with_pool!(db, p => query.fetch_one(p))`.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connects (creating a SQLite file if needed) without running migrations.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged logout survives a power cut, not only a process crash.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                // Each connection to `:memory:` would be a database of its own.
+                .max_connections(if url.contains(":memory:") { 1 } else { 8 })
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(options)
+                .await?;
+            Ok(Self::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect(url)
+                .await?;
+            Ok(Self::Postgres(pool))
+        } else {
+            Err(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite: or postgres:".into(),
+            ))
+        }
+    }
+
+    /// Applies the migrations of this database's engine.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Self::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Self::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        }
+    }
+
+    /// The engine's name, for logs.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// True when an error means the database cannot be reached (answered with 503), rather than a bug.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+    )
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

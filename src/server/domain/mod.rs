@@ -1,0 +1,316 @@
+//! The domain: accounts, sign-ins and logout, with no HTTP in it.
+//!
+//! A *sign-in* is one login on one device. Every credential (a browser session now; API tokens and
+//! JWTs later) belongs to one sign-in, and every logout, from any page or API, goes through
+//! [`Auth::end_signin`] (or its siblings for other scopes), which ends the sign-in and so revokes all
+//! its credentials at once.
+//!
+//! ```ignore
+//! let auth = Auth::new(db);
+//! let user = auth.register("ada@example.com", "correct horse".into()).await?;
+//! let user = auth.authenticate("ADA@example.com ", "correct horse".into()).await?;
+//! let signin = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default()).await?;
+//! assert!(auth.end_signin(&signin.id, EndReason::Logout).await?);
+//! assert!(auth.active_signin(&signin.id).await?.is_none());
+//! ```
+
+pub mod password;
+pub mod validate;
+
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::{
+    server::db::{self, now, Db},
+    with_pool,
+};
+use password::{HashError, Hasher, PasswordHashString};
+pub use validate::InputError;
+
+/// Domain errors. The HTTP layers map each to their own status and envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Bad email or password shape (422 in the JSON APIs).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The email belongs to another account already (409).
+    #[error("An account with this email already exists.")]
+    EmailTaken,
+    /// Wrong email or wrong password: deliberately indistinguishable (401).
+    #[error("Invalid credentials.")]
+    InvalidCredentials,
+    /// The database cannot be reached (503).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else (500): logged with detail, answered generically.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(err: sqlx::Error) -> Self {
+        if db::is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(err.to_string())
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(err: HashError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+/// `Result` with [`AuthError`] as the default error.
+pub type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+/// An account as the outside world may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct User {
+    /// A UUIDv7 in text form.
+    pub id: String,
+    /// Normalised (trimmed, lower-case).
+    pub email: String,
+}
+
+/// What kind of credential a sign-in carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigninKind {
+    /// A browser session cookie from the `/login` page.
+    Browser,
+}
+
+impl SigninKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+        }
+    }
+}
+
+/// Why a sign-in ended; stored with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The user logged out of this sign-in.
+    Logout,
+    /// The same browser signed in again; the old sign-in was replaced.
+    Superseded,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+/// Where a login came from; kept with the sign-in so a user can recognise it later.
+#[derive(Clone, Debug, Default)]
+pub struct ClientMeta {
+    /// The `User-Agent` header, truncated.
+    pub user_agent: Option<String>,
+    /// The peer's IP address.
+    pub ip: Option<String>,
+}
+
+/// One active sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Signin {
+    /// A UUIDv7 in text form.
+    pub id: String,
+    /// Whose it is.
+    pub user_id: String,
+    /// When it started (Unix seconds).
+    pub created_at: i64,
+    /// When it was last used (Unix seconds, updated at most once a minute).
+    pub last_seen_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ActiveRow {
+    id: String,
+    user_id: String,
+    created_at: i64,
+    last_seen_at: i64,
+    email: String,
+}
+
+/// How often `last_seen_at` is written at most, so that reads stay reads.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The account and sign-in service.
+#[derive(Clone)]
+pub struct Auth {
+    db: Db,
+    hasher: Hasher,
+}
+
+impl Auth {
+    /// A service over `db` (already migrated).
+    pub fn new(db: Db) -> Self {
+        Self { db, hasher: Hasher::new() }
+    }
+
+    /// The database this service uses.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Creates an account. The email is normalised; the password is hashed with argon2id.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, email: &str, password: SecretString) -> Result<User> {
+        let email = validate::normalize_email(email)?;
+        validate::check_password(secrecy::ExposeSecret::expose_secret(&password))?;
+        let hash = self.hasher.hash(password).await?;
+        let user = User { id: uuid::Uuid::now_v7().to_string(), email };
+        let sql = "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)";
+        let inserted = with_pool!(&self.db, p => sqlx::query(sql)
+            .bind(&user.id).bind(&user.email).bind(&hash.0).bind(now())
+            .execute(p).await.map(|r| r.rows_affected()));
+        match inserted {
+            Ok(_) => {
+                tracing::info!(user.id = %user.id, "account created");
+                Ok(user)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AuthError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks an email and password. Unknown email and wrong password both give
+    /// [`AuthError::InvalidCredentials`] after the same amount of work.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, email: &str, password: SecretString) -> Result<User> {
+        // A malformed email cannot match an account, but it still costs one verification so that
+        // the answer's timing says nothing.
+        let email = validate::normalize_email(email).ok();
+        let row: Option<(String, String, String)> = match &email {
+            Some(email) => with_pool!(&self.db, p => sqlx::query_as(
+                "SELECT id, email, password_hash FROM users WHERE email = $1")
+                .bind(email).fetch_optional(p).await)?,
+            None => None,
+        };
+        let (user, hash) = match row {
+            Some((id, email, hash)) => (Some(User { id, email }), Some(PasswordHashString(hash))),
+            None => (None, None),
+        };
+        if self.hasher.verify(password, hash).await? {
+            user.ok_or(AuthError::InvalidCredentials)
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// Starts a sign-in for `user`.
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn start_signin(&self, user: &User, kind: SigninKind, meta: &ClientMeta) -> Result<Signin> {
+        let at = now();
+        let signin = Signin {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            created_at: at,
+            last_seen_at: at,
+        };
+        let user_agent = meta.user_agent.as_deref().map(|ua| truncate(ua, 512));
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6)")
+            .bind(&signin.id).bind(&signin.user_id).bind(kind.as_str()).bind(at)
+            .bind(user_agent).bind(&meta.ip)
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        tracing::info!(signin.id = %signin.id, kind = kind.as_str(), "signed in");
+        Ok(signin)
+    }
+
+    /// The sign-in and its user, if the sign-in exists and has not ended. Records the use.
+    pub async fn active_signin(&self, signin_id: &str) -> Result<Option<(User, Signin)>> {
+        let row: Option<ActiveRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, u.email \
+             FROM signins s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        let Some(row) = row else { return Ok(None) };
+        let at = now();
+        if at - row.last_seen_at >= TOUCH_EVERY_SECS {
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(at).bind(&row.id).execute(p).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(Some((
+            User { id: row.user_id.clone(), email: row.email },
+            Signin { id: row.id, user_id: row.user_id, created_at: row.created_at, last_seen_at: at.max(row.last_seen_at) },
+        )))
+    }
+
+    /// Ends one sign-in, revoking every credential it carries. Returns false when it had already
+    /// ended (or never existed): of two racing logouts exactly one gets true.
+    #[tracing::instrument(skip_all, fields(signin.id = %signin_id, reason = reason.as_str()))]
+    pub async fn end_signin(&self, signin_id: &str, reason: EndReason) -> Result<bool> {
+        let done = with_pool!(&self.db, p => sqlx::query(
+            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
+            .bind(now()).bind(reason.as_str()).bind(signin_id)
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        let ended = done == 1;
+        if ended {
+            tracing::info!("sign-in ended");
+        }
+        Ok(ended)
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn auth() -> Auth {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        db.migrate().await.unwrap();
+        Auth::new(db)
+    }
+
+    #[tokio::test]
+    async fn register_then_authenticate_ignoring_case_and_spaces() {
+        let auth = auth().await;
+        let user = auth.register("Ada@Example.com", "correct horse".into()).await.unwrap();
+        assert_eq!(user.email, "ada@example.com");
+        let again = auth.authenticate("  ADA@example.com ", "correct horse".into()).await.unwrap();
+        assert_eq!(again, user);
+    }
+
+    #[tokio::test]
+    async fn the_same_email_cannot_register_twice() {
+        let auth = auth().await;
+        auth.register("ada@example.com", "correct horse".into()).await.unwrap();
+        let err = auth.register("ADA@example.com", "other horse".into()).await.unwrap_err();
+        assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_email_and_wrong_password_are_the_same_error() {
+        let auth = auth().await;
+        auth.register("ada@example.com", "correct horse".into()).await.unwrap();
+        let a = auth.authenticate("bob@example.com", "correct horse".into()).await.unwrap_err();
+        let b = auth.authenticate("ada@example.com", "wrong horse!".into()).await.unwrap_err();
+        assert_eq!(a.to_string(), b.to_string());
+        assert!(matches!(a, AuthError::InvalidCredentials));
+    }
+
+    #[tokio::test]
+    async fn an_ended_signin_is_no_longer_active_and_ends_once() {
+        let auth = auth().await;
+        let user = auth.register("ada@example.com", "correct horse".into()).await.unwrap();
+        let s = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default()).await.unwrap();
+        assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, user);
+        assert!(auth.end_signin(&s.id, EndReason::Logout).await.unwrap());
+        assert!(!auth.end_signin(&s.id, EndReason::Logout).await.unwrap());
+        assert!(auth.active_signin(&s.id).await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! Middleware that guards pages and state-changing requests.
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use tower_sessions::Session;
+
+use crate::server::{browser, AppState};
+
+/// Pages only a signed-in user may see.
+pub const PRIVATE_PAGES: &[&str] = &["/"];
+/// Pages a signed-in user has no use for: they go home instead.
+const SIGNED_OUT_PAGES: &[&str] = &["/login", "/register"];
+
+/// Signed-out visitors of private pages are sent to `/login`; signed-in visitors of `/login` go home.
+/// Every response that is not a static asset is `Cache-Control: no-store`, so that after a logout
+/// Back shows nothing private. Checking the session store (and the sign-in) on every page request
+/// means a sign-in ended anywhere is signed out here at once.
+pub async fn pages(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let is_page_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let private = is_page_get && PRIVATE_PAGES.contains(&path.as_str());
+    let signed_out_only = is_page_get && SIGNED_OUT_PAGES.contains(&path.as_str());
+    if private || signed_out_only {
+        match browser::current(&state, &session).await {
+            Ok(None) if private => return no_store(Redirect::to("/login").into_response()),
+            Ok(Some(_)) if signed_out_only => return no_store(Redirect::to("/").into_response()),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "checking the session failed");
+                let mut res = (StatusCode::SERVICE_UNAVAILABLE, "Signoff is unavailable right now. Try again in a moment.")
+                    .into_response();
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return no_store(res);
+            }
+        }
+    }
+    let res = next.run(req).await;
+    if path.starts_with("/pkg/") || path == "/favicon.svg" {
+        res
+    } else {
+        no_store(res)
+    }
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Refuses server-function calls (login, logout, …) sent from another site: a cross-site POST must
+/// change nothing. Browsers say where a request comes from in `Sec-Fetch-Site` and `Origin`.
+pub async fn cross_site(req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/_fn/") && is_cross_site(req.headers()) {
+        tracing::warn!(path = %req.uri().path(), "cross-site request refused");
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    next.run(req).await
+}
+
+/// True when the browser says the request comes from another origin. Requests that carry neither
+/// header (non-browser clients, old browsers) pass: the `SameSite=Lax` cookie covers them.
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    match headers.get(header::ORIGIN) {
+        None => false,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.split_once("://"))
+                .map(|(_, rest)| rest.trim_end_matches('/'));
+            match (origin_host, host) {
+                (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+                _ => true, // "null" or garbage: an opaque origin is another site.
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn fetch_metadata_decides_first() {
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "none")])));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a.test"), ("host", "a.test")])));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        assert!(!is_cross_site(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
+        assert!(is_cross_site(&headers(&[("origin", "http://evil.test"), ("host", "127.0.0.1:3000")])));
+        assert!(is_cross_site(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_cross_site(&headers(&[("host", "127.0.0.1:3000")])));
+    }
+}

@@ -1,0 +1,83 @@
+//! The HTTP layer: the whole URL space is assembled in [`router`].
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `/`, `/login`, `/register` | Leptos pages (server-rendered, hydrated) |
+//! | `/_fn/*` | Leptos server functions (login, register, logout, whoami) |
+//! | `/api/v1/account/*` | the account API, seed 000's envelope |
+//! | `/pkg/*`, `/favicon.svg` | static assets |
+
+pub mod api;
+pub mod guard;
+
+
+
+use axum::{middleware, Router};
+use http::{header, HeaderValue, Request};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{
+    catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveHeadersLayer,
+    set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+
+use crate::{
+    app::{shell, App},
+    server::{browser::COOKIE_NAME, sessions::Sessions, AppState},
+};
+
+/// The application's router, with every layer applied.
+pub fn router(state: AppState, sessions: Sessions) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+
+    let idle = tower_sessions::cookie::time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(COOKIE_NAME)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    Router::new()
+        .merge(api::router())
+        .merge(pages)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
+        .layer(middleware::from_fn(guard::cross_site))
+        .layer(session_layer)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(
+            // Spans carry the method and the path only: a query string may hold a token (seed 000).
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+

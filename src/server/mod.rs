@@ -1,0 +1,13 @@
+//! Everything that runs only on the server: configuration, storage, the domain (accounts, sign-ins,
+//! passwords) and the HTTP layer. Nothing in here is compiled into the browser bundle.
+
+pub mod browser;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod sessions;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::{AppState, Application};

@@ -1,0 +1,93 @@
+//! Building and running the server. `main` and the integration tests both go through
+//! [`Application::build`], so the tests exercise exactly what production runs.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tower_sessions::session_store::ExpiredDeletion;
+
+use crate::server::{config::Config, db::Db, domain::Auth, http, sessions::Sessions};
+
+/// What every handler and server function can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Leptos' settings (needed by its router integration).
+    pub leptos_options: LeptosOptions,
+    /// Accounts and sign-ins.
+    pub auth: Auth,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Start-up failed: the database could not be opened or migrated, or the port is taken.
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens and migrates the database, builds the router and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let sessions = Sessions::new(&db).await?;
+        // Expired sessions are removed in the background, once an hour.
+        tokio::spawn(
+            sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
+        );
+        let listener = TcpListener::bind(config.addr).await?;
+        tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
+        let state = AppState {
+            leptos_options: config.leptos.clone(),
+            auth: Auth::new(db),
+            config: Arc::new(config),
+        };
+        let router = http::router(state.clone(), sessions);
+        Ok(Self { listener, router, state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state, for tests that look behind the HTTP interface.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
