@@ -158,16 +158,18 @@ fn decorate(err: &ApiError, res: &mut Response) {
 /// A handler's result in dialect `D`.
 pub type Reply<D> = Result<Response, Failure<D>>;
 
-/// Parses a JSON body: a syntax error is 400, the wrong shape (missing field, wrong type) is 422.
+/// Parses a JSON body: anything but a JSON object is 400; an object of the wrong shape (missing
+/// field, wrong type) is 422.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            // serde names the field ("missing field `email`") and never echoes the input's value.
-            let text = e.to_string();
-            let what = text.split(" at line").next().unwrap_or("invalid input");
-            ApiError::Validation(format!("Failed validation: {what}."))
-        }
-        _ => ApiError::BadRequest,
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest);
+    }
+    serde_json::from_value(value).map_err(|e| {
+        // serde names the field ("missing field `email`") and never echoes the input's value.
+        let text = e.to_string();
+        let what = text.split(" at line").next().unwrap_or("invalid input");
+        ApiError::Validation(format!("Failed validation: {what}."))
     })
 }
 
@@ -223,6 +225,7 @@ mod tests {
     fn syntax_errors_are_400_and_shape_errors_are_422() {
         assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"{")).unwrap_err(), ApiError::BadRequest);
         assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"")).unwrap_err(), ApiError::BadRequest);
+        assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"[1,2]")).unwrap_err(), ApiError::BadRequest);
         let missing = parse_json::<Creds>(&Bytes::from_static(b"{}")).unwrap_err();
         assert_eq!(missing, ApiError::Validation("Failed validation: missing field `email`.".into()));
         let wrong = parse_json::<Creds>(&Bytes::from_static(b"{\"email\":5}")).unwrap_err();

@@ -1,0 +1,128 @@
+//! `spawn_app()` and request helpers shared by every integration test.
+
+use reqwest::{header, redirect, Client, Response, StatusCode};
+use serde_json::{json, Value};
+use signoff::server::{AppState, Application, Config};
+
+/// A running server on its own fresh database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    /// The server's state, to look behind the HTTP interface.
+    pub state: AppState,
+    /// Never follows redirects and keeps no cookies: tests handle both by hand.
+    pub client: Client,
+    /// The database URL, to start a second server on the same data.
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a server on port 0 with a new SQLite database in a temporary directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database_url = format!("sqlite://{}/signoff.db?mode=rwc", dir.path().display());
+    let mut app = start(&database_url).await;
+    app._dir = dir;
+    app
+}
+
+/// Starts another server on an existing database (as after a restart).
+pub async fn start(database_url: &str) -> TestApp {
+    let app = Application::build(Config::for_tests(database_url)).await.expect("the server starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    TestApp {
+        address,
+        state,
+        client,
+        database_url: database_url.to_owned(),
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Headers a browser sends with a plain form post (JavaScript off).
+pub const FORM_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+impl TestApp {
+    /// `POST /api/v1/account/register` with a JSON body.
+    pub async fn register_api(&self, body: &Value) -> Response {
+        self.client
+            .post(format!("{}/api/v1/account/register", self.address))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers `email` with the password `correct horse battery`.
+    pub async fn create_user(&self, email: &str) {
+        let res = self.register_api(&json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "registering {email}");
+    }
+
+    /// Posts a form to a server function the way a browser without JavaScript does.
+    pub async fn form(&self, function: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
+        let mut req = self
+            .client
+            .post(format!("{}/_fn/{function}", self.address))
+            .header(header::ACCEPT, FORM_ACCEPT)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .body(form_body(fields));
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Signs in through the login form and returns the session cookie (`name=value`).
+    pub async fn browser_login(&self, email: &str) -> String {
+        let res = self.form("login", None, &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&res), "/");
+        session_cookie(&res).expect("login sets the session cookie")
+    }
+
+    /// `GET path` with an optional cookie.
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.client.get(format!("{}{path}", self.address));
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The `Location` header.
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Every `Set-Cookie` header of the response.
+pub fn set_cookies(res: &Response) -> Vec<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The session cookie the response sets, as `name=value`, if it sets a non-empty one.
+pub fn session_cookie(res: &Response) -> Option<String> {
+    set_cookies(res).into_iter().find_map(|c| {
+        let pair = c.split(';').next()?.trim().to_owned();
+        (pair.starts_with("signoff_session=") && pair.len() > "signoff_session=".len()).then_some(pair)
+    })
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}

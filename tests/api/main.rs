@@ -1,0 +1,5 @@
+//! Integration tests: each starts the real server on port 0 with a fresh database and talks HTTP.
+
+mod account_api;
+mod browser;
+mod helpers;
