@@ -106,7 +106,9 @@ fn query_error() -> impl Fn() -> Option<&'static str> + Copy {
 }
 
 #[component]
-fn ErrorBanner(message: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static) -> impl IntoView {
+fn ErrorBanner(
+    message: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+) -> impl IntoView {
     view! {
         <Show when=move || message().is_some()>
             <p class="banner banner-error" role="alert">{message}</p>

@@ -25,7 +25,11 @@ pub async fn register(email: String, password: String) -> Result<(), ServerFnErr
 
 /// Signs in, then redirects to `next` (a local path) or `/`.
 #[server(prefix = "/_fn", endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
     crate::server::browser::login(email, password, next).await
 }
 

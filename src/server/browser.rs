@@ -26,7 +26,10 @@ pub const COOKIE_NAME: &str = "signoff_session";
 
 /// The signed-in user of this session, if its sign-in is still active. A session whose sign-in was
 /// ended elsewhere (another tab, an API logout) is flushed here, which also clears its cookie.
-pub async fn current(state: &AppState, session: &Session) -> Result<Option<(User, Signin)>, AuthError> {
+pub async fn current(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(User, Signin)>, AuthError> {
     let id: Option<String> = session.get(SIGNIN_KEY).await.map_err(session_error)?;
     let Some(id) = id else { return Ok(None) };
     match state.auth.active_signin(&id).await? {
@@ -67,10 +70,13 @@ fn client_meta(parts: &Parts) -> ClientMeta {
 /// server-function client (JavaScript on) gets leptos' redirect header and navigates itself.
 /// (`leptos_axum::redirect` does the same with 302, which the contract does not allow.)
 pub fn see_other(path: &str) {
-    let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>()) else {
+    let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>())
+    else {
         return;
     };
-    let Ok(location) = HeaderValue::from_str(path) else { return };
+    let Ok(location) = HeaderValue::from_str(path) else {
+        return;
+    };
     res.insert_header(header::LOCATION, location);
     let plain_form = parts
         .headers
@@ -100,11 +106,15 @@ fn is_local_path(t: &str) -> bool {
     chars.next() == Some('/')
         && !matches!(chars.next(), Some('/' | '\\'))
         && t.len() <= 2048
-        && !t.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        && !t
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
 }
 
 fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
     format!("{path}?{query}")
 }
 
@@ -139,7 +149,9 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
         Ok(found) => Ok(found.map(|(user, _)| Me { email: user.email })),
         Err(err) => {
             log_unexpected(&err);
-            Err(ServerFnError::new("Signoff is unavailable right now. Try again in a moment."))
+            Err(ServerFnError::new(
+                "Signoff is unavailable right now. Try again in a moment.",
+            ))
         }
     }
 }
@@ -147,7 +159,11 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
 /// Body of `auth::register`: creates the account, then sends the person to sign in.
 pub async fn register(email: String, password: String) -> Result<(), ServerFnError> {
     let (state, _, _) = context().await?;
-    match state.auth.register(&email, SecretString::from(password)).await {
+    match state
+        .auth
+        .register(&email, SecretString::from(password))
+        .await
+    {
         Ok(_) => see_other("/login?registered=1"),
         Err(err) => {
             log_unexpected(&err);
@@ -158,19 +174,36 @@ pub async fn register(email: String, password: String) -> Result<(), ServerFnErr
 }
 
 /// Body of `auth::login`: checks the password, starts a sign-in and points a fresh session at it.
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
     let (state, session, parts) = context().await?;
     let next = next.filter(|n| !n.is_empty());
     let result = async {
-        let user = state.auth.authenticate(&email, SecretString::from(password)).await?;
+        let user = state
+            .auth
+            .authenticate(&email, SecretString::from(password))
+            .await?;
         // Signing in again in the same browser replaces the earlier sign-in.
-        if let Some(old) = session.get::<String>(SIGNIN_KEY).await.map_err(session_error)? {
+        if let Some(old) = session
+            .get::<String>(SIGNIN_KEY)
+            .await
+            .map_err(session_error)?
+        {
             state.auth.end_signin(&old, EndReason::Superseded).await?;
         }
-        let signin = state.auth.start_signin(&user, SigninKind::Browser, &client_meta(&parts)).await?;
+        let signin = state
+            .auth
+            .start_signin(&user, SigninKind::Browser, &client_meta(&parts))
+            .await?;
         // A new session id at every login: a fixated id from before is worthless.
         session.cycle_id().await.map_err(session_error)?;
-        session.insert(SIGNIN_KEY, &signin.id).await.map_err(session_error)?;
+        session
+            .insert(SIGNIN_KEY, &signin.id)
+            .await
+            .map_err(session_error)?;
         Ok::<_, AuthError>(())
     }
     .await;
@@ -194,7 +227,11 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
     let ended = async {
-        if let Some(id) = session.get::<String>(SIGNIN_KEY).await.map_err(session_error)? {
+        if let Some(id) = session
+            .get::<String>(SIGNIN_KEY)
+            .await
+            .map_err(session_error)?
+        {
             state.auth.end_signin(&id, EndReason::Logout).await?;
         }
         // Deletes the record from the store; tower-sessions then sends a removal cookie.
@@ -215,7 +252,11 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
     res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // tower-sessions' removal cookie names only the path; this one repeats every attribute the cookie
     // was set with, as some browsers require to replace a Secure or SameSite cookie.
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let removal = format!(
         "{COOKIE_NAME}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}"
     );
@@ -240,7 +281,16 @@ mod tests {
         for ok in ["/", "/tokens", "/a?b=c#d"] {
             assert_eq!(local_path_or(Some(ok), "/login"), ok);
         }
-        for bad in ["", "//evil.example", "/\\evil.example", "https://evil.example/", "evil", "/a b", "/\t/x", "javascript:alert(1)"] {
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "/a b",
+            "/\t/x",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(local_path_or(Some(bad), "/login"), "/login", "{bad:?}");
         }
         assert_eq!(local_path_or(None, "/login"), "/login");
@@ -248,7 +298,9 @@ mod tests {
 
     #[test]
     fn queries_are_encoded() {
-        assert_eq!(with_query("/login", &[("error", "credentials"), ("next", "/a?b=c&d")]),
-                   "/login?error=credentials&next=%2Fa%3Fb%3Dc%26d");
+        assert_eq!(
+            with_query("/login", &[("error", "credentials"), ("next", "/a?b=c&d")]),
+            "/login?error=credentials&next=%2Fa%3Fb%3Dc%26d"
+        );
     }
 }

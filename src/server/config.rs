@@ -42,7 +42,11 @@ impl Config {
         let secure_cookies = match std::env::var("SIGNOFF_SECURE_COOKIES").ok().as_deref() {
             Some("true" | "1") => true,
             Some("false" | "0") => false,
-            Some(other) => return Err(format!("SIGNOFF_SECURE_COOKIES must be true or false, not {other:?}")),
+            Some(other) => {
+                return Err(format!(
+                    "SIGNOFF_SECURE_COOKIES must be true or false, not {other:?}"
+                ))
+            }
             None => public_url.starts_with("https://"),
         };
         Ok(Self {

@@ -45,7 +45,9 @@ impl Application {
         let sessions = Sessions::new(&db).await?;
         // Expired sessions are removed in the background, once an hour.
         tokio::spawn(
-            sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
+            sessions
+                .clone()
+                .continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
         );
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
@@ -55,7 +57,11 @@ impl Application {
             config: Arc::new(config),
         };
         let router = http::router(state.clone(), sessions);
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -70,9 +76,13 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 
@@ -82,7 +92,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

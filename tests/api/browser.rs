@@ -7,14 +7,32 @@ use crate::helpers::{location, session_cookie, set_cookies, spawn_app, start, PA
 #[tokio::test]
 async fn register_form_creates_the_account_and_sends_to_login() {
     let app = spawn_app().await;
-    let res = app.form("register", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    let res = app
+        .form(
+            "register",
+            None,
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?registered=1");
     app.browser_login("ada@example.com").await;
 
-    let res = app.form("register", None, &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+    let res = app
+        .form(
+            "register",
+            None,
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(location(&res), "/register?error=email_taken");
-    let res = app.form("register", None, &[("email", "bob@example.com"), ("password", "short")]).await;
+    let res = app
+        .form(
+            "register",
+            None,
+            &[("email", "bob@example.com"), ("password", "short")],
+        )
+        .await;
     assert_eq!(location(&res), "/register?error=password_short");
 }
 
@@ -22,7 +40,13 @@ async fn register_form_creates_the_account_and_sends_to_login() {
 async fn login_sets_an_httponly_samesite_cookie_and_home_shows_the_email_uncached() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let res = app.form("login", None, &[("email", " ADA@example.com"), ("password", PASSWORD)]).await;
+    let res = app
+        .form(
+            "login",
+            None,
+            &[("email", " ADA@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/");
     let set = set_cookies(&res).join("\n");
@@ -36,7 +60,10 @@ async fn login_sets_an_httponly_samesite_cookie_and_home_shows_the_email_uncache
     assert_eq!(home.status(), StatusCode::OK);
     assert_eq!(home.headers()[header::CACHE_CONTROL], "no-store");
     let html = home.text().await.unwrap();
-    assert!(html.contains("ada@example.com"), "the home page shows the email");
+    assert!(
+        html.contains("ada@example.com"),
+        "the home page shows the email"
+    );
     assert!(html.contains("Log out"));
 }
 
@@ -47,7 +74,9 @@ async fn signed_out_home_redirects_to_login() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login");
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
-    let res = app.get("/", Some("signoff_session=forged-or-expired")).await;
+    let res = app
+        .get("/", Some("signoff_session=forged-or-expired"))
+        .await;
     assert_eq!(location(&res), "/login");
 }
 
@@ -60,7 +89,10 @@ async fn logout_ends_the_session_and_replaying_its_cookie_is_signed_out() {
     let res = app.form("logout", Some(&cookie), &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?logged_out=1");
-    assert_eq!(res.headers()["clear-site-data"], "\"cache\", \"cookies\", \"storage\"");
+    assert_eq!(
+        res.headers()["clear-site-data"],
+        "\"cache\", \"cookies\", \"storage\""
+    );
     let removal = set_cookies(&res);
     assert!(
         removal.iter().any(|c| c.starts_with("signoff_session=;")
@@ -132,7 +164,10 @@ async fn a_cross_site_post_is_refused_and_changes_nothing() {
     app.create_user("ada@example.com").await;
     let cookie = app.browser_login("ada@example.com").await;
     let attempts = [
-        vec![("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
         vec![("origin", "https://evil.example")],
         vec![("origin", "null")],
     ];
@@ -150,16 +185,33 @@ async fn a_cross_site_post_is_refused_and_changes_nothing() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
         assert!(set_cookies(&res).is_empty());
     }
-    assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK, "still signed in");
+    assert_eq!(
+        app.get("/", Some(&cookie)).await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
 }
 
 #[tokio::test]
 async fn an_external_redirect_target_is_ignored() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    for next in ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"] {
+    for next in [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
         let res = app
-            .form("login", None, &[("email", "ada@example.com"), ("password", PASSWORD), ("next", next)])
+            .form(
+                "login",
+                None,
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
             .await;
         assert_eq!(location(&res), "/", "login next={next}");
         let cookie = session_cookie(&res).unwrap();
@@ -168,7 +220,15 @@ async fn an_external_redirect_target_is_ignored() {
     }
     // A local path is followed.
     let res = app
-        .form("login", None, &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/register")])
+        .form(
+            "login",
+            None,
+            &[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("next", "/register"),
+            ],
+        )
         .await;
     assert_eq!(location(&res), "/register");
 }
@@ -177,12 +237,27 @@ async fn an_external_redirect_target_is_ignored() {
 async fn unknown_user_and_wrong_password_are_answered_alike() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let unknown = app.form("login", None, &[("email", "bob@example.com"), ("password", PASSWORD)]).await;
-    let wrong = app.form("login", None, &[("email", "ada@example.com"), ("password", "wrong password")]).await;
+    let unknown = app
+        .form(
+            "login",
+            None,
+            &[("email", "bob@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let wrong = app
+        .form(
+            "login",
+            None,
+            &[("email", "ada@example.com"), ("password", "wrong password")],
+        )
+        .await;
     for res in [&unknown, &wrong] {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(res), "/login?error=credentials");
-        assert!(session_cookie(res).is_none(), "no session for a failed login");
+        assert!(
+            session_cookie(res).is_none(),
+            "no session for a failed login"
+        );
     }
 }
 
@@ -196,7 +271,10 @@ async fn the_javascript_client_gets_a_redirect_header_instead_of_a_303() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .header("sec-fetch-site", "same-origin")
-        .body(format!("email=ada%40example.com&password={}", PASSWORD.replace(' ', "+")))
+        .body(format!(
+            "email=ada%40example.com&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
         .send()
         .await
         .unwrap();

@@ -28,11 +28,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts another server on an existing database (as after a restart).
 pub async fn start(database_url: &str) -> TestApp {
-    let app = Application::build(Config::for_tests(database_url)).await.expect("the server starts");
+    let app = Application::build(Config::for_tests(database_url))
+        .await
+        .expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    let client = Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let client = Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
     TestApp {
         address,
         state,
@@ -58,12 +63,19 @@ impl TestApp {
 
     /// Registers `email` with the password `correct horse battery`.
     pub async fn create_user(&self, email: &str) {
-        let res = self.register_api(&json!({"email": email, "password": PASSWORD})).await;
+        let res = self
+            .register_api(&json!({"email": email, "password": PASSWORD}))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED, "registering {email}");
     }
 
     /// Posts a form to a server function the way a browser without JavaScript does.
-    pub async fn form(&self, function: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
+    pub async fn form(
+        &self,
+        function: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Response {
         let mut req = self
             .client
             .post(format!("{}/_fn/{function}", self.address))
@@ -79,7 +91,9 @@ impl TestApp {
 
     /// Signs in through the login form and returns the session cookie (`name=value`).
     pub async fn browser_login(&self, email: &str) -> String {
-        let res = self.form("login", None, &[("email", email), ("password", PASSWORD)]).await;
+        let res = self
+            .form("login", None, &[("email", email), ("password", PASSWORD)])
+            .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), "/");
         session_cookie(&res).expect("login sets the session cookie")
@@ -119,10 +133,13 @@ pub fn set_cookies(res: &Response) -> Vec<String> {
 pub fn session_cookie(res: &Response) -> Option<String> {
     set_cookies(res).into_iter().find_map(|c| {
         let pair = c.split(';').next()?.trim().to_owned();
-        (pair.starts_with("signoff_session=") && pair.len() > "signoff_session=".len()).then_some(pair)
+        (pair.starts_with("signoff_session=") && pair.len() > "signoff_session=".len())
+            .then_some(pair)
     })
 }
 
 fn form_body(fields: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }

@@ -152,7 +152,10 @@ pub struct Auth {
 impl Auth {
     /// A service over `db` (already migrated).
     pub fn new(db: Db) -> Self {
-        Self { db, hasher: Hasher::new() }
+        Self {
+            db,
+            hasher: Hasher::new(),
+        }
     }
 
     /// The database this service uses.
@@ -166,8 +169,12 @@ impl Auth {
         let email = validate::normalize_email(email)?;
         validate::check_password(secrecy::ExposeSecret::expose_secret(&password))?;
         let hash = self.hasher.hash(password).await?;
-        let user = User { id: uuid::Uuid::now_v7().to_string(), email };
-        let sql = "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)";
+        let user = User {
+            id: uuid::Uuid::now_v7().to_string(),
+            email,
+        };
+        let sql =
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)";
         let inserted = with_pool!(&self.db, p => sqlx::query(sql)
             .bind(&user.id).bind(&user.email).bind(&hash.0).bind(now())
             .execute(p).await.map(|r| r.rows_affected()));
@@ -207,7 +214,12 @@ impl Auth {
 
     /// Starts a sign-in for `user`.
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
-    pub async fn start_signin(&self, user: &User, kind: SigninKind, meta: &ClientMeta) -> Result<Signin> {
+    pub async fn start_signin(
+        &self,
+        user: &User,
+        kind: SigninKind,
+        meta: &ClientMeta,
+    ) -> Result<Signin> {
         let at = now();
         let signin = Signin {
             id: uuid::Uuid::now_v7().to_string(),
@@ -241,8 +253,16 @@ impl Auth {
                 .bind(at).bind(&row.id).execute(p).await.map(|r| r.rows_affected()))?;
         }
         Ok(Some((
-            User { id: row.user_id.clone(), email: row.email },
-            Signin { id: row.id, user_id: row.user_id, created_at: row.created_at, last_seen_at: at.max(row.last_seen_at) },
+            User {
+                id: row.user_id.clone(),
+                email: row.email,
+            },
+            Signin {
+                id: row.id,
+                user_id: row.user_id,
+                created_at: row.created_at,
+                last_seen_at: at.max(row.last_seen_at),
+            },
         )))
     }
 
@@ -279,26 +299,45 @@ mod tests {
     #[tokio::test]
     async fn register_then_authenticate_ignoring_case_and_spaces() {
         let auth = auth().await;
-        let user = auth.register("Ada@Example.com", "correct horse".into()).await.unwrap();
+        let user = auth
+            .register("Ada@Example.com", "correct horse".into())
+            .await
+            .unwrap();
         assert_eq!(user.email, "ada@example.com");
-        let again = auth.authenticate("  ADA@example.com ", "correct horse".into()).await.unwrap();
+        let again = auth
+            .authenticate("  ADA@example.com ", "correct horse".into())
+            .await
+            .unwrap();
         assert_eq!(again, user);
     }
 
     #[tokio::test]
     async fn the_same_email_cannot_register_twice() {
         let auth = auth().await;
-        auth.register("ada@example.com", "correct horse".into()).await.unwrap();
-        let err = auth.register("ADA@example.com", "other horse".into()).await.unwrap_err();
+        auth.register("ada@example.com", "correct horse".into())
+            .await
+            .unwrap();
+        let err = auth
+            .register("ADA@example.com", "other horse".into())
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
     }
 
     #[tokio::test]
     async fn unknown_email_and_wrong_password_are_the_same_error() {
         let auth = auth().await;
-        auth.register("ada@example.com", "correct horse".into()).await.unwrap();
-        let a = auth.authenticate("bob@example.com", "correct horse".into()).await.unwrap_err();
-        let b = auth.authenticate("ada@example.com", "wrong horse!".into()).await.unwrap_err();
+        auth.register("ada@example.com", "correct horse".into())
+            .await
+            .unwrap();
+        let a = auth
+            .authenticate("bob@example.com", "correct horse".into())
+            .await
+            .unwrap_err();
+        let b = auth
+            .authenticate("ada@example.com", "wrong horse!".into())
+            .await
+            .unwrap_err();
         assert_eq!(a.to_string(), b.to_string());
         assert!(matches!(a, AuthError::InvalidCredentials));
     }
@@ -306,8 +345,14 @@ mod tests {
     #[tokio::test]
     async fn an_ended_signin_is_no_longer_active_and_ends_once() {
         let auth = auth().await;
-        let user = auth.register("ada@example.com", "correct horse".into()).await.unwrap();
-        let s = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default()).await.unwrap();
+        let user = auth
+            .register("ada@example.com", "correct horse".into())
+            .await
+            .unwrap();
+        let s = auth
+            .start_signin(&user, SigninKind::Browser, &ClientMeta::default())
+            .await
+            .unwrap();
         assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, user);
         assert!(auth.end_signin(&s.id, EndReason::Logout).await.unwrap());
         assert!(!auth.end_signin(&s.id, EndReason::Logout).await.unwrap());

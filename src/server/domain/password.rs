@@ -55,18 +55,27 @@ impl Default for Hasher {
 impl Hasher {
     /// A hasher allowing two concurrent hashes per core.
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let salt = SaltString::generate(&mut OsRng);
         let dummy = argon2()
             .hash_password(b"no account has this password", &salt)
             .expect("hashing a constant succeeds")
             .to_string();
-        Self { permits: Arc::new(Semaphore::new(cores * 2)), dummy: PasswordHashString(dummy) }
+        Self {
+            permits: Arc::new(Semaphore::new(cores * 2)),
+            dummy: PasswordHashString(dummy),
+        }
     }
 
     /// Hashes a password with a fresh random salt.
     pub async fn hash(&self, password: SecretString) -> Result<PasswordHashString, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2()
@@ -87,10 +96,16 @@ impl Hasher {
     ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.clone());
-        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash.0).map_err(|e| HashError(e.to_string()))?;
-            let ok = argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
+            let ok = argon2()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok();
             Ok(ok && known)
         })
         .await
@@ -105,16 +120,28 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_own_password_and_no_other() {
         let hasher = Hasher::new();
-        let hash = hasher.hash(SecretString::from("correct horse")).await.unwrap();
+        let hash = hasher
+            .hash(SecretString::from("correct horse"))
+            .await
+            .unwrap();
         assert!(hash.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify(SecretString::from("correct horse"), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(SecretString::from("wrong horse"), Some(hash)).await.unwrap());
+        assert!(hasher
+            .verify(SecretString::from("correct horse"), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify(SecretString::from("wrong horse"), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
         let hasher = Hasher::new();
-        assert!(!hasher.verify(SecretString::from("no account has this password"), None).await.unwrap());
+        assert!(!hasher
+            .verify(SecretString::from("no account has this password"), None)
+            .await
+            .unwrap());
     }
 
     #[test]

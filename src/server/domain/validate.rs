@@ -51,13 +51,28 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {
-        assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a b@example.com", "ada@@example.com"] {
-            assert_eq!(normalize_email(bad), Err(InputError::InvalidEmail), "{bad:?}");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "a b@example.com",
+            "ada@@example.com",
+        ] {
+            assert_eq!(
+                normalize_email(bad),
+                Err(InputError::InvalidEmail),
+                "{bad:?}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(normalize_email(&long), Err(InputError::InvalidEmail));
@@ -69,6 +84,9 @@ mod tests {
         assert_eq!(check_password("12345678"), Ok(()));
         assert_eq!(check_password("ééééééé"), Err(InputError::PasswordTooShort)); // 14 bytes, 7 chars
         assert_eq!(check_password(&"x".repeat(1024)), Ok(()));
-        assert_eq!(check_password(&"x".repeat(1025)), Err(InputError::PasswordTooLong));
+        assert_eq!(
+            check_password(&"x".repeat(1025)),
+            Err(InputError::PasswordTooLong)
+        );
     }
 }

@@ -19,7 +19,12 @@ const SIGNED_OUT_PAGES: &[&str] = &["/login", "/register"];
 /// Every response that is not a static asset is `Cache-Control: no-store`, so that after a logout
 /// Back shows nothing private. Checking the session store (and the sign-in) on every page request
 /// means a sign-in ended anywhere is signed out here at once.
-pub async fn pages(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+pub async fn pages(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     let is_page_get = matches!(*req.method(), Method::GET | Method::HEAD);
     let private = is_page_get && PRIVATE_PAGES.contains(&path.as_str());
@@ -31,9 +36,13 @@ pub async fn pages(State(state): State<AppState>, session: Session, req: Request
             Ok(_) => {}
             Err(err) => {
                 tracing::error!(error = %err, "checking the session failed");
-                let mut res = (StatusCode::SERVICE_UNAVAILABLE, "Signoff is unavailable right now. Try again in a moment.")
+                let mut res = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Signoff is unavailable right now. Try again in a moment.",
+                )
                     .into_response();
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 return no_store(res);
             }
         }
@@ -47,7 +56,8 @@ pub async fn pages(State(state): State<AppState>, session: Session, req: Request
 }
 
 fn no_store(mut res: Response) -> Response {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -98,17 +108,33 @@ mod tests {
 
     #[test]
     fn fetch_metadata_decides_first() {
-        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_cross_site(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
         assert!(!is_cross_site(&headers(&[("sec-fetch-site", "none")])));
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a.test"), ("host", "a.test")])));
+        assert!(is_cross_site(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://a.test"),
+            ("host", "a.test")
+        ])));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
     }
 
     #[test]
     fn origin_must_match_host() {
-        assert!(!is_cross_site(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
-        assert!(is_cross_site(&headers(&[("origin", "http://evil.test"), ("host", "127.0.0.1:3000")])));
-        assert!(is_cross_site(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_cross_site(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "http://evil.test"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:3000")
+        ])));
         assert!(!is_cross_site(&headers(&[("host", "127.0.0.1:3000")])));
     }
 }

@@ -10,8 +10,6 @@
 pub mod api;
 pub mod guard;
 
-
-
 use axum::{middleware, Router};
 use http::{header, HeaderValue, Request};
 use leptos::prelude::*;
@@ -43,7 +41,8 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
 
-    let idle = tower_sessions::cookie::time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let idle =
+        tower_sessions::cookie::time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(COOKIE_NAME)
         .with_http_only(true)
@@ -80,4 +79,3 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         .layer(CatchPanicLayer::new())
         .with_state(state)
 }
-

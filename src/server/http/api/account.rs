@@ -1,13 +1,7 @@
 //! The account API: `/api/v1/account/*`, in seed 000's envelope
 //! (`{"data":…}` on success, `{"error":{"message","code"}}` on failure, `code` = the HTTP status).
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    response::IntoResponse,
-    routing::post,
-    Json, Router,
-};
+use axum::{body::Bytes, extract::State, response::IntoResponse, routing::post, Json, Router};
 use http::{header, HeaderValue, StatusCode};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -42,8 +36,14 @@ impl Dialect for Account {
 pub fn router() -> Router<AppState> {
     dialect::<Account>(Router::new().route("/register", post(register)))
         // Seed 000 carries tokens in the query string: keep its answers out of caches and referrers.
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
 }
 
 #[derive(Deserialize)]
@@ -55,6 +55,13 @@ struct Credentials {
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
 async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
-    let user = state.auth.register(&input.email, SecretString::from(input.password)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": { "user": user } }))).into_response())
+    let user = state
+        .auth
+        .register(&input.email, SecretString::from(input.password))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "data": { "user": user } })),
+    )
+        .into_response())
 }

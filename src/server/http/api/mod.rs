@@ -161,7 +161,8 @@ pub type Reply<D> = Result<Response, Failure<D>>;
 /// Parses a JSON body: anything but a JSON object is 400; an object of the wrong shape (missing
 /// field, wrong type) is 422.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
     if !value.is_object() {
         return Err(ApiError::BadRequest);
     }
@@ -223,11 +224,23 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_400_and_shape_errors_are_422() {
-        assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"{")).unwrap_err(), ApiError::BadRequest);
-        assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"")).unwrap_err(), ApiError::BadRequest);
-        assert_eq!(parse_json::<Creds>(&Bytes::from_static(b"[1,2]")).unwrap_err(), ApiError::BadRequest);
+        assert_eq!(
+            parse_json::<Creds>(&Bytes::from_static(b"{")).unwrap_err(),
+            ApiError::BadRequest
+        );
+        assert_eq!(
+            parse_json::<Creds>(&Bytes::from_static(b"")).unwrap_err(),
+            ApiError::BadRequest
+        );
+        assert_eq!(
+            parse_json::<Creds>(&Bytes::from_static(b"[1,2]")).unwrap_err(),
+            ApiError::BadRequest
+        );
         let missing = parse_json::<Creds>(&Bytes::from_static(b"{}")).unwrap_err();
-        assert_eq!(missing, ApiError::Validation("Failed validation: missing field `email`.".into()));
+        assert_eq!(
+            missing,
+            ApiError::Validation("Failed validation: missing field `email`.".into())
+        );
         let wrong = parse_json::<Creds>(&Bytes::from_static(b"{\"email\":5}")).unwrap_err();
         assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }

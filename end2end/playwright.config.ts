@@ -1,0 +1,60 @@
+import { defineConfig } from "@playwright/test";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// The real server binary built by `cargo leptos build`, on its own port and a fresh SQLite file.
+const PORT = Number(process.env.SIGNOFF_E2E_PORT ?? 3100);
+const DB = path.join(os.tmpdir(), `signoff-e2e-${process.pid}-${Date.now()}.db`);
+
+// Debian's Chromium; Playwright cannot download browsers here. Without the background-networking
+// flags Chromium keeps trying to reach Google and its connections are refused.
+const chromium = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  fullyParallel: true,
+  workers: 2,
+  retries: 0,
+  forbidOnly: true,
+  reporter: [["list"]],
+  timeout: 30_000,
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    launchOptions: chromium,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+  },
+  projects: [
+    { name: "js", use: { javaScriptEnabled: true } },
+    { name: "no-js", use: { javaScriptEnabled: false } },
+  ],
+  webServer: {
+    command: "./target/debug/signoff",
+    cwd: "..",
+    url: `http://127.0.0.1:${PORT}/login`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
+      LEPTOS_SITE_ROOT: "target/site",
+      LEPTOS_OUTPUT_NAME: "signoff",
+      LEPTOS_ENV: "PROD",
+      DATABASE_URL: `sqlite://${DB}?mode=rwc`,
+      RUST_LOG: "warn",
+    },
+  },
+});
