@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
+    SsrMode,
     hooks::use_query_map,
     path,
 };
@@ -50,7 +51,8 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Signoff".to_owned() } else { format!("{page} · Signoff") }/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/") view=HomePage/>
+                // Async: the whole page waits for its data, so it is complete without JavaScript.
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/register") view=RegisterPage/>
             </Routes>
