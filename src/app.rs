@@ -8,9 +8,8 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
-    SsrMode,
     hooks::use_query_map,
-    path,
+    path, SsrMode,
 };
 
 use crate::auth::{whoami, Login, Logout, Register};
@@ -65,7 +64,11 @@ pub fn App() -> impl IntoView {
 fn Brand() -> impl IntoView {
     view! {
         <A href="/" attr:class="brand">
-            <span class="brand-mark" aria-hidden="true">"⏻"</span>
+            <svg class="brand-mark" viewBox="0 0 64 64" aria-hidden="true">
+                <rect width="64" height="64" rx="14" fill="currentColor"/>
+                <path d="M32 14v18" stroke="#fff" stroke-width="6" stroke-linecap="round"/>
+                <path d="M21 21a16 16 0 1 0 22 0" fill="none" stroke="#fff" stroke-width="6" stroke-linecap="round"/>
+            </svg>
             <span class="brand-name">"Signoff"</span>
         </A>
     }
@@ -96,6 +99,8 @@ fn error_text(code: &str) -> Option<&'static str> {
         "password_short" => "The password must be at least 8 characters.",
         "password_long" => "The password must be at most 1024 characters.",
         "email_taken" => "An account with this email already exists. Sign in instead.",
+        "token_name" => "Give the token a name of 1 to 100 characters.",
+        "gone" => "That was already revoked.",
         "unavailable" | "internal" => "Signoff is unavailable right now. Try again in a moment.",
         _ => return None,
     })

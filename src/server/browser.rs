@@ -2,9 +2,6 @@
 //! `/login`, `/register` and `/` pages call. Each server function in `crate::auth` is one line that
 //! calls into here.
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -14,7 +11,7 @@ use tower_sessions::Session;
 use crate::{
     auth::Me,
     server::{
-        domain::{AuthError, ClientMeta, EndReason, Signin, SigninKind, User},
+        domain::{AuthError, EndReason, Signin, SigninKind, User},
         AppState,
     },
 };
@@ -50,20 +47,6 @@ async fn context() -> Result<(AppState, Session, Parts), ServerFnError> {
     let session: Session = leptos_axum::extract().await?;
     let parts = expect_context::<Parts>();
     Ok((state, session, parts))
-}
-
-fn client_meta(parts: &Parts) -> ClientMeta {
-    ClientMeta {
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
-    }
 }
 
 /// Redirects with 303 See Other. A plain form post (JavaScript off) gets a real redirect; the
@@ -127,7 +110,9 @@ fn error_code(err: &AuthError) -> &'static str {
         AuthError::Input(PasswordTooShort) => "password_short",
         AuthError::Input(PasswordTooLong) => "password_long",
         AuthError::EmailTaken => "email_taken",
-        AuthError::InvalidCredentials => "credentials",
+        AuthError::InvalidCredentials | AuthError::InvalidToken => "credentials",
+        AuthError::Input(InvalidTokenName) => "token_name",
+        AuthError::NotFound | AuthError::AlreadyEnded => "gone",
         AuthError::Unavailable(_) => "unavailable",
         AuthError::Internal(_) => "internal",
     }
@@ -196,7 +181,11 @@ pub async fn login(
         }
         let signin = state
             .auth
-            .start_signin(&user, SigninKind::Browser, &client_meta(&parts))
+            .start_signin(
+                &user,
+                SigninKind::Browser,
+                &crate::server::http::client_meta(&parts),
+            )
             .await?;
         // A new session id at every login: a fixated id from before is worthless.
         session.cycle_id().await.map_err(session_error)?;

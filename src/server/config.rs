@@ -15,6 +15,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Idle lifetime of a browser session.
     pub session_idle: std::time::Duration,
+    /// The JWT signing secret (`SIGNOFF_JWT_SECRET`); `None`: generated once and kept in the database.
+    pub jwt_secret: Option<secrecy::SecretString>,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
 }
@@ -49,10 +51,17 @@ impl Config {
             }
             None => public_url.starts_with("https://"),
         };
+        let jwt_secret = std::env::var("SIGNOFF_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err("SIGNOFF_JWT_SECRET must be at least 32 characters".into());
+        }
         Ok(Self {
             addr: leptos.site_addr,
             database_url,
             secure_cookies,
+            jwt_secret: jwt_secret.map(secrecy::SecretString::from),
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
             leptos,
         })
@@ -69,6 +78,7 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("a valid address"),
             database_url: database_url.into(),
             secure_cookies: false,
+            jwt_secret: None,
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
             leptos,
         }

@@ -51,9 +51,10 @@ impl Application {
         );
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
+        let auth = Auth::init(db, config.jwt_secret.clone()).await?;
         let state = AppState {
             leptos_options: config.leptos.clone(),
-            auth: Auth::new(db),
+            auth,
             config: Arc::new(config),
         };
         let router = http::router(state.clone(), sessions);

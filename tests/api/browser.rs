@@ -108,16 +108,16 @@ async fn logout_ends_the_session_and_replaying_its_cookie_is_signed_out() {
     assert_eq!(location(&replay), "/login");
 
     // The sign-in is ended in the database, and the session is gone from the store.
-    let ended: i64 = match app.state.auth.db() {
-        signoff::server::db::Db::Sqlite(p) => sqlx::query_scalar(
+    let ended = app
+        .sql_count(
             "SELECT COUNT(*) FROM signins WHERE ended_at IS NOT NULL AND end_reason = 'logout'",
         )
-        .fetch_one(p)
-        .await
-        .unwrap(),
-        signoff::server::db::Db::Postgres(_) => unreachable!("these tests use SQLite"),
-    };
+        .await;
     assert_eq!(ended, 1);
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM tower_sessions").await,
+        0
+    );
 }
 
 #[tokio::test]

@@ -109,6 +109,121 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `POST /api/v1/account/login` → the opaque token.
+    pub async fn opaque_token(&self, email: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/v1/account/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /api/auth/login` → (access, refresh).
+    pub async fn jwt_pair(&self, email: &str) -> (String, String) {
+        let res = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        (
+            body["data"]["access_token"].as_str().unwrap().to_owned(),
+            body["data"]["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `GET /api/v1/account/me` with a bearer token: is the token still accepted?
+    pub async fn accepted(&self, token: &str) -> bool {
+        let res = self
+            .client
+            .get(self.url("/api/v1/account/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        match res.status() {
+            StatusCode::OK => true,
+            StatusCode::UNAUTHORIZED => false,
+            other => panic!("unexpected status {other} from /me"),
+        }
+    }
+
+    /// Runs SQL against the test database (to inspect state, or to break it on purpose).
+    pub async fn sql_count(&self, sql: &str) -> i64 {
+        match self.state.auth.db() {
+            signoff::server::db::Db::Sqlite(p) => {
+                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+            }
+            signoff::server::db::Db::Postgres(p) => {
+                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+            }
+        }
+    }
+
+    /// Runs a statement against the test database.
+    pub async fn sql(&self, sql: &str) {
+        match self.state.auth.db() {
+            signoff::server::db::Db::Sqlite(p) => {
+                sqlx::query(sql).execute(p).await.map(|_| ()).unwrap()
+            }
+            signoff::server::db::Db::Postgres(p) => {
+                sqlx::query(sql).execute(p).await.map(|_| ()).unwrap()
+            }
+        }
+    }
+
+    /// Closes the database pool: every later query fails as if the database were unreachable.
+    pub async fn cut_database(&self) {
+        match self.state.auth.db() {
+            signoff::server::db::Db::Sqlite(p) => p.close().await,
+            signoff::server::db::Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Asserts status and exact JSON body, and returns the headers.
+pub async fn expect_json(
+    res: Response,
+    status: StatusCode,
+    body: Value,
+) -> reqwest::header::HeaderMap {
+    assert_eq!(res.status(), status, "status");
+    let headers = res.headers().clone();
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "JSON content type"
+    );
+    let got: Value = res.json().await.unwrap();
+    assert_eq!(got, body);
+    if status == StatusCode::UNAUTHORIZED {
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(headers.contains_key(header::RETRY_AFTER));
+    }
+    headers
+}
+
 /// The password every test user has.
 pub const PASSWORD: &str = "correct horse battery";
 

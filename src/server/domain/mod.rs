@@ -6,7 +6,7 @@
 //! its credentials at once.
 //!
 //! ```ignore
-//! let auth = Auth::new(db);
+//! let auth = Auth::init(db, None).await?;
 //! let user = auth.register("ada@example.com", "correct horse".into()).await?;
 //! let user = auth.authenticate("ADA@example.com ", "correct horse".into()).await?;
 //! let signin = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default()).await?;
@@ -15,6 +15,7 @@
 //! ```
 
 pub mod password;
+pub mod tokens;
 pub mod validate;
 
 use secrecy::SecretString;
@@ -25,6 +26,7 @@ use crate::{
     with_pool,
 };
 use password::{HashError, Hasher, PasswordHashString};
+pub use tokens::{IssuedToken, JwtPair, PersonalToken, Principal, Scope, Via};
 pub use validate::InputError;
 
 /// Domain errors. The HTTP layers map each to their own status and envelope.
@@ -39,6 +41,15 @@ pub enum AuthError {
     /// Wrong email or wrong password: deliberately indistinguishable (401).
     #[error("Invalid credentials.")]
     InvalidCredentials,
+    /// A bearer or refresh token that is missing, malformed, unknown, expired or revoked (401).
+    #[error("invalid token")]
+    InvalidToken,
+    /// No such sign-in of this user (404).
+    #[error("no such sign-in")]
+    NotFound,
+    /// The sign-in has already ended (409).
+    #[error("the sign-in has already ended")]
+    AlreadyEnded,
     /// The database cannot be reached (503).
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -80,12 +91,21 @@ pub struct User {
 pub enum SigninKind {
     /// A browser session cookie from the `/login` page.
     Browser,
+    /// An opaque login token from `POST /api/v1/account/login`.
+    Token,
+    /// A JWT pair from `POST /api/auth/login`.
+    Jwt,
+    /// A named personal token from the `/tokens` page.
+    Personal,
 }
 
 impl SigninKind {
     fn as_str(self) -> &'static str {
         match self {
             Self::Browser => "browser",
+            Self::Token => "token",
+            Self::Jwt => "jwt",
+            Self::Personal => "personal",
         }
     }
 }
@@ -97,6 +117,12 @@ pub enum EndReason {
     Logout,
     /// The same browser signed in again; the old sign-in was replaced.
     Superseded,
+    /// Another sign-in of the user asked to end all others.
+    LogoutOthers,
+    /// The user logged out everywhere.
+    LogoutGlobal,
+    /// A rotated refresh token was presented again.
+    RefreshReuse,
 }
 
 impl EndReason {
@@ -104,6 +130,9 @@ impl EndReason {
         match self {
             Self::Logout => "logout",
             Self::Superseded => "superseded",
+            Self::LogoutOthers => "logout_others",
+            Self::LogoutGlobal => "logout_global",
+            Self::RefreshReuse => "refresh_reuse",
         }
     }
 }
@@ -140,22 +169,26 @@ struct ActiveRow {
 }
 
 /// How often `last_seen_at` is written at most, so that reads stay reads.
-const TOUCH_EVERY_SECS: i64 = 60;
+pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 
 /// The account and sign-in service.
 #[derive(Clone)]
 pub struct Auth {
     db: Db,
     hasher: Hasher,
+    keys: tokens::Keys,
 }
 
 impl Auth {
-    /// A service over `db` (already migrated).
-    pub fn new(db: Db) -> Self {
-        Self {
+    /// A service over `db` (already migrated), signing JWTs with `jwt_secret` or, when `None`, with
+    /// the secret kept in the database (generated on first start).
+    pub async fn init(db: Db, jwt_secret: Option<SecretString>) -> Result<Self> {
+        let keys = tokens::Keys::load(&db, jwt_secret).await?;
+        Ok(Self {
             db,
             hasher: Hasher::new(),
-        }
+            keys,
+        })
     }
 
     /// The database this service uses.
@@ -287,13 +320,13 @@ fn truncate(s: &str, max_chars: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    async fn auth() -> Auth {
+    pub(crate) async fn auth() -> Auth {
         let db = Db::connect("sqlite::memory:").await.unwrap();
         db.migrate().await.unwrap();
-        Auth::new(db)
+        Auth::init(db, None).await.unwrap()
     }
 
     #[tokio::test]

@@ -17,6 +17,9 @@ pub enum InputError {
     /// Over [`PASSWORD_MAX`] characters.
     #[error("The password must be at most 1024 characters.")]
     PasswordTooLong,
+    /// A personal token's name is empty or over 100 characters.
+    #[error("Give the token a name of 1 to 100 characters.")]
+    InvalidTokenName,
 }
 
 /// Trims and lower-cases an email and checks its syntax (with the `email_address` crate).

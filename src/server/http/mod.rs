@@ -4,13 +4,25 @@
 //! | --- | --- |
 //! | `/`, `/login`, `/register` | Leptos pages (server-rendered, hydrated) |
 //! | `/_fn/*` | Leptos server functions (login, register, logout, whoami) |
-//! | `/api/v1/account/*` | the account API, seed 000's envelope |
+//! | `/api/v1/account/*` | seed 000: register, login, me, logout (`GET ?token=`) |
+//! | `/api/v1/logout` | seed 002: `DELETE`, 204 |
+//! | `/auth/logout` | seed 001: bearer or cookie, scopes |
+//! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
 //! | `/pkg/*`, `/favicon.svg` | static assets |
 
 pub mod api;
 pub mod guard;
 
-use axum::{middleware, Router};
+use std::net::SocketAddr;
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{request::Parts, Uri},
+    middleware,
+    response::Response,
+    Router,
+};
 use http::{header, HeaderValue, Request};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -22,7 +34,7 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
     app::{shell, App},
-    server::{browser::COOKIE_NAME, sessions::Sessions, AppState},
+    server::{browser::COOKIE_NAME, domain::ClientMeta, sessions::Sessions, AppState},
 };
 
 /// The application's router, with every layer applied.
@@ -39,7 +51,7 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .fallback(fallback);
 
     let idle =
         tower_sessions::cookie::time::Duration::seconds(state.config.session_idle.as_secs() as i64);
@@ -54,6 +66,7 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
     Router::new()
         .merge(api::router())
         .merge(pages)
+        .layer(middleware::from_fn(api::envelope))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(middleware::from_fn(guard::cross_site))
         .layer(session_layer)
@@ -78,4 +91,37 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
         .layer(CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static
+/// file or the app's "Page not found".
+async fn fallback(uri: Uri, state: State<AppState>, req: Request<Body>) -> Response {
+    if let Some(dialect) = api::dialect_for(uri.path()) {
+        return dialect.render(api::ApiError::NotFound);
+    }
+    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, req).await
+}
+
+/// Where a request comes from, for the sign-in it may start: its `User-Agent` and peer address.
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(client_meta(parts))
+    }
+}
+
+/// [`ClientMeta`] of a request.
+pub fn client_meta(parts: &Parts) -> ClientMeta {
+    ClientMeta {
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+    }
 }

@@ -1,15 +1,25 @@
-//! The account API: `/api/v1/account/*`, in seed 000's envelope
-//! (`{"data":…}` on success, `{"error":{"message","code"}}` on failure, `code` = the HTTP status).
+//! Seed 000, the account API: `/api/v1/account/*`. Success is `{"data":…}`; failure is
+//! `{"error":{"message","code"}}` with `code` the HTTP status as an integer. A token may come as
+//! `?token=` (the seed's way) or as a bearer header; either way it never reaches a log.
 
-use axum::{body::Bytes, extract::State, response::IntoResponse, routing::post, Json, Router};
-use http::{header, HeaderValue, StatusCode};
-use secrecy::SecretString;
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    response::IntoResponse,
+    routing::{get, post},
+    Json, Router,
+};
+use http::{HeaderMap, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-use tower_http::set_header::SetResponseHeaderLayer;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use super::{dialect, parse_json, ApiError, Dialect, Reply};
-use crate::server::AppState;
+use super::{authenticate, bearer, parse_json, ApiError, Dialect, Reply};
+use crate::server::{
+    domain::{ClientMeta, Scope},
+    AppState,
+};
 
 /// Seed 000's error envelope.
 pub struct Account;
@@ -17,7 +27,9 @@ pub struct Account;
 impl Dialect for Account {
     fn error_body(err: &ApiError) -> serde_json::Value {
         let message = match err {
-            ApiError::BadRequest => "Invalid parameter value in the request.",
+            ApiError::BadRequest | ApiError::InvalidField { .. } => {
+                "Invalid parameter value in the request."
+            }
             ApiError::Unauthorized => "Token invalid.",
             ApiError::InvalidCredentials => "Invalid credentials.",
             ApiError::Forbidden => "Forbidden.",
@@ -34,16 +46,11 @@ impl Dialect for Account {
 
 /// Routes under `/api/v1/account`.
 pub fn router() -> Router<AppState> {
-    dialect::<Account>(Router::new().route("/register", post(register)))
-        // Seed 000 carries tokens in the query string: keep its answers out of caches and referrers.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+    Router::new()
+        .route("/api/v1/account/register", post(register))
+        .route("/api/v1/account/login", post(login))
+        .route("/api/v1/account/me", get(me))
+        .route("/api/v1/account/logout", get(logout))
 }
 
 #[derive(Deserialize)]
@@ -64,4 +71,69 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
         Json(json!({ "data": { "user": user } })),
     )
         .into_response())
+}
+
+/// `POST /api/v1/account/login` → 200 with an opaque token for a new sign-in; 401 on a wrong email
+/// or password (one answer for both).
+async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
+    let input: Credentials = parse_json(&body)?;
+    let user = state
+        .auth
+        .authenticate(&input.email, SecretString::from(input.password))
+        .await?;
+    let issued = state.auth.issue_opaque(&user, &meta).await?;
+    let expires_at = issued.expires_at.map(rfc3339);
+    Ok(Json(json!({ "data": {
+        "token": issued.token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_at": expires_at,
+        "user": user,
+    }}))
+    .into_response())
+}
+
+/// `GET /api/v1/account/me` → the token's user.
+async fn me(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Reply<Account> {
+    let who = authenticate(&state, token(query.as_deref(), &headers)?).await?;
+    Ok(Json(json!({ "data": { "user": who.user } })).into_response())
+}
+
+/// `GET /api/v1/account/logout?token=T` (or a bearer header) → ends the token's sign-in.
+/// No token at all is 422 ("Failed validation."), as the seed documents.
+async fn logout(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Reply<Account> {
+    let Some(token) = token(query.as_deref(), &headers)? else {
+        return Err(ApiError::Validation("Failed validation.".into()).into());
+    };
+    let who = state.auth.resolve(&token).await?;
+    state.auth.logout(&who, Scope::Local).await?;
+    Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
+}
+
+/// The `token` query parameter if present and non-empty, else the bearer header.
+fn token(query: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let from_query = query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    });
+    match from_query {
+        Some(t) => Ok(Some(t)),
+        None => bearer(headers),
+    }
+}
+
+fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
 }

@@ -6,27 +6,79 @@
 //! into the same envelope by [`envelope`], so no client ever sees a plain-text or HTML error.
 
 pub mod account;
+pub mod auth_logout;
+pub mod jwt;
+pub mod v1_logout;
 
 use std::marker::PhantomData;
 
 use axum::{
     body::Bytes,
     extract::Request,
-    middleware::{self, Next},
+    middleware::Next,
     response::{IntoResponse, Response},
     Json, Router,
 };
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::server::{domain::AuthError, AppState};
+use crate::server::{
+    domain::{tokens::MAX_TOKEN_LEN, AuthError, Principal},
+    AppState,
+};
 
 /// The largest request body any JSON endpoint accepts.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-/// All JSON API routes.
+/// All JSON API routes, each dialect's under its own prefix (see [`dialect_for`]).
 pub fn router() -> Router<AppState> {
-    Router::new().nest("/api/v1/account", account::router())
+    Router::new()
+        .merge(account::router())
+        .merge(auth_logout::router())
+        .merge(v1_logout::router())
+        .merge(jwt::router())
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The dialects, by the path prefix they own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialectKind {
+    /// Seed 000, `/api/v1/account/…`.
+    Account,
+    /// Seed 002, the rest of `/api/v1/…`.
+    V1Logout,
+    /// Seed 004, `/api/auth/…`.
+    Jwt,
+    /// Seed 001, `/auth/…`.
+    AuthLogout,
+}
+
+/// Which dialect answers for `path`, if any. Unknown paths under a prefix get that dialect's 404.
+pub fn dialect_for(path: &str) -> Option<DialectKind> {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/api/v1/account") {
+        Some(DialectKind::Account)
+    } else if under("/api/v1") {
+        Some(DialectKind::V1Logout)
+    } else if under("/api/auth") {
+        Some(DialectKind::Jwt)
+    } else if under("/auth") {
+        Some(DialectKind::AuthLogout)
+    } else {
+        None
+    }
+}
+
+impl DialectKind {
+    /// `err` in this dialect's envelope.
+    pub fn render(self, err: ApiError) -> Response {
+        match self {
+            Self::Account => Failure::<account::Account>::from(err).into_response(),
+            Self::V1Logout => Failure::<v1_logout::V1>::from(err).into_response(),
+            Self::Jwt => Failure::<jwt::Jwt>::from(err).into_response(),
+            Self::AuthLogout => Failure::<auth_logout::AuthLogout>::from(err).into_response(),
+        }
+    }
 }
 
 /// What went wrong, independent of any dialect. Each variant's doc says its status.
@@ -38,6 +90,13 @@ pub enum ApiError {
     Unauthorized,
     /// 401: wrong email or password at login (never says which).
     InvalidCredentials,
+    /// 400 (seed 004): a body field is missing, of the wrong type, or empty.
+    InvalidField {
+        /// The field's name.
+        key: &'static str,
+        /// What was sent in its place (`null` when missing); never a token's text.
+        value: serde_json::Value,
+    },
     /// 403: not allowed (a cross-site request with a cookie).
     Forbidden,
     /// 404: no such endpoint or resource.
@@ -60,7 +119,7 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::InvalidField { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -97,6 +156,9 @@ impl From<AuthError> for ApiError {
             AuthError::Input(e) => Self::Validation(e.to_string()),
             AuthError::EmailTaken => Self::Conflict(err.to_string()),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::InvalidToken => Self::Unauthorized,
+            AuthError::NotFound => Self::NotFound,
+            AuthError::AlreadyEnded => Self::Conflict("The sign-in has already ended.".into()),
             AuthError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
                 Self::Unavailable
@@ -174,17 +236,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// Wraps a dialect's router: limits bodies, catches panics, and rewrites any error that is not
-/// already JSON (axum's 404, 405, 413 and rejections; a panic's 500) into dialect `D`'s envelope.
-pub fn dialect<D: Dialect>(router: Router<AppState>) -> Router<AppState> {
-    router
-        .fallback(|| async { Failure::<D>::from(ApiError::NotFound) })
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(middleware::from_fn(envelope::<D>))
-}
-
-async fn envelope<D: Dialect>(req: Request, next: Next) -> Response {
+/// Rewrites any error that is not already JSON (axum's 405 and rejections, a panic's 500, a
+/// declared body over the limit) into the envelope of the dialect owning the path, keeping `Allow`.
+pub async fn envelope(req: Request, next: Next) -> Response {
+    let Some(dialect) = dialect_for(req.uri().path()) else {
+        return next.run(req).await;
+    };
     // A declared length over the limit is refused before the body is read at all.
     let too_long = req
         .headers()
@@ -193,9 +250,18 @@ async fn envelope<D: Dialect>(req: Request, next: Next) -> Response {
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > BODY_LIMIT);
     if too_long {
-        return Failure::<D>::from(ApiError::PayloadTooLarge).into_response();
+        return dialect.render(ApiError::PayloadTooLarge);
     }
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
+    if dialect == DialectKind::Account {
+        // Seed 000 carries tokens in the query string: keep its answers out of caches and referrers.
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut().insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     let status = res.status();
     let is_json = res
         .headers()
@@ -204,17 +270,94 @@ async fn envelope<D: Dialect>(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
-    let allow = res.headers().get(header::ALLOW).cloned();
-    let mut fixed = Failure::<D>::from(ApiError::from_status(status)).into_response();
-    if let Some(allow) = allow {
-        fixed.headers_mut().insert(header::ALLOW, allow);
+    let mut fixed = dialect.render(ApiError::from_status(status));
+    for name in [
+        header::ALLOW,
+        header::CACHE_CONTROL,
+        header::REFERRER_POLICY,
+    ] {
+        if let Some(value) = res.headers().get(&name) {
+            fixed.headers_mut().insert(name, value.clone());
+        }
     }
     fixed
+}
+
+/// The bearer token of `Authorization`, if the header is there. A header that is present but not
+/// exactly `Bearer <token>` (no scheme, empty, non-ASCII, repeated, too long) is 401.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 7 {
+        return Err(ApiError::Unauthorized);
+    }
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.chars().all(token68) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// The caller of a bearer-authenticated request; any problem with the credential is 401.
+pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Principal, ApiError> {
+    let token = token.ok_or(ApiError::Unauthorized)?;
+    Ok(state.auth.resolve(&token).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_prefix_has_its_dialect() {
+        assert_eq!(
+            dialect_for("/api/v1/account/logout"),
+            Some(DialectKind::Account)
+        );
+        assert_eq!(dialect_for("/api/v1/logout"), Some(DialectKind::V1Logout));
+        assert_eq!(dialect_for("/api/v1/accounts"), Some(DialectKind::V1Logout));
+        assert_eq!(dialect_for("/api/auth/refresh"), Some(DialectKind::Jwt));
+        assert_eq!(dialect_for("/auth/logout"), Some(DialectKind::AuthLogout));
+        assert_eq!(dialect_for("/authors"), None);
+        assert_eq!(dialect_for("/login"), None);
+    }
+
+    #[test]
+    fn only_well_formed_bearer_headers_pass() {
+        let h = |v: &[u8]| {
+            let mut m = HeaderMap::new();
+            m.insert(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+            m
+        };
+        assert_eq!(bearer(&HeaderMap::new()), Ok(None));
+        assert_eq!(
+            bearer(&h(b"Bearer so_at_abc")),
+            Ok(Some("so_at_abc".into()))
+        );
+        assert_eq!(bearer(&h(b"bearer a.b.c")), Ok(Some("a.b.c".into())));
+        for bad in [
+            &b"so_at_abc"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Basic abc",
+            b"Bearer a b",
+            "Bearer é".as_bytes(),
+            b"Bearer \xff",
+        ] {
+            assert_eq!(
+                bearer(&h(bad)),
+                Err(ApiError::Unauthorized),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let long = format!("Bearer {}", "a".repeat(10 * 1024));
+        assert_eq!(bearer(&h(long.as_bytes())), Err(ApiError::Unauthorized));
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

@@ -1,0 +1,685 @@
+//! API credentials: opaque bearer tokens and JWT pairs, each belonging to one sign-in.
+//!
+//! Opaque tokens are 256 random bits behind a recognisable prefix (`so_at_` for login tokens,
+//! `so_pat_` for named personal tokens), stored only as a SHA-256 digest. JWTs are HS256 with `jti`,
+//! `sid` (the sign-in), `sub`, `iat`, `exp`, `iss` and `typ`; a JWT is refused by its sign-in or its
+//! `jti`, never by its text. Ending the sign-in revokes every credential of it at once.
+//!
+//! ```ignore
+//! let issued = auth.issue_opaque(&user, &meta).await?;          // POST /api/v1/account/login
+//! let me = auth.resolve(issued.token.expose_secret()).await?;    // any bearer-authenticated call
+//! auth.logout(&me, Scope::Local).await?;                         // any dialect's logout
+//! assert!(auth.resolve(issued.token.expose_secret()).await.is_err());
+//! ```
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Auth, AuthError, ClientMeta, EndReason, Result, SigninKind, User};
+use crate::{
+    server::db::{now, Db},
+    with_pool,
+};
+
+/// Opaque login tokens live this long.
+pub const OPAQUE_TTL: i64 = 30 * 24 * 3600;
+/// JWT access tokens live this long.
+pub const ACCESS_TTL: i64 = 15 * 60;
+/// JWT refresh tokens live this long (each is used once).
+pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
+/// The `iss` of every JWT.
+pub const ISSUER: &str = "signoff";
+/// Bearer tokens longer than this are refused unread.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+const ACCESS_PREFIX: &str = "so_at_";
+const PERSONAL_PREFIX: &str = "so_pat_";
+
+/// A freshly issued opaque token; the clear text exists only here, once.
+pub struct IssuedToken {
+    /// The token to hand to the client.
+    pub token: SecretString,
+    /// Unix seconds, or `None` for a token that never expires.
+    pub expires_at: Option<i64>,
+    /// The sign-in it belongs to.
+    pub signin_id: String,
+}
+
+/// A freshly issued JWT pair.
+pub struct JwtPair {
+    /// Access token, valid [`ACCESS_TTL`] seconds.
+    pub access_token: SecretString,
+    /// Refresh token, valid [`REFRESH_TTL`] seconds, usable once.
+    pub refresh_token: SecretString,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// How a request was authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// An opaque token.
+    Opaque,
+    /// A JWT access token.
+    Jwt {
+        /// Its id.
+        jti: String,
+    },
+    /// A browser session cookie.
+    Session,
+}
+
+/// The authenticated caller of an API request.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// Whose credential it is.
+    pub user: User,
+    /// The sign-in the credential belongs to.
+    pub signin_id: String,
+    /// Which kind of credential it was.
+    pub via: Via,
+}
+
+/// What a logout ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The caller's own sign-in.
+    Local,
+    /// Every other sign-in of the caller's user; the caller stays signed in.
+    Others,
+    /// Every sign-in of the caller's user, the caller's included.
+    Global,
+    /// One sign-in of the caller's user, by id.
+    Signin(String),
+}
+
+/// A named personal token, as the `/tokens` page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct PersonalToken {
+    /// The token's sign-in id (used to revoke it).
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, if ever used.
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    sid: String,
+    jti: String,
+    iat: i64,
+    exp: i64,
+    typ: String,
+}
+
+/// The JWT signing key, from configuration or generated once and kept in the database so that
+/// restarts and other instances agree.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Keys {
+    /// Uses `configured`, or the secret stored in the database (created on first start).
+    pub async fn load(db: &Db, configured: Option<SecretString>) -> Result<Self> {
+        let secret = match configured {
+            Some(s) => s.expose_secret().as_bytes().to_vec(),
+            None => {
+                let mut fresh = [0u8; 64];
+                rand::rngs::OsRng.fill_bytes(&mut fresh);
+                let fresh = URL_SAFE_NO_PAD.encode(fresh);
+                // Two instances starting at once both insert; one wins and both read the winner.
+                with_pool!(db, p => sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT (key) DO NOTHING")
+                    .bind(&fresh).execute(p).await.map(|_| ()))?;
+                let stored: String = with_pool!(db, p => sqlx::query_scalar(
+                    "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_one(p).await)?;
+                stored.into_bytes()
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
+        validation.leeway = 0;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<SecretString> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map(SecretString::from)
+            .map_err(|e| AuthError::Internal(format!("signing a JWT: {e}")))
+    }
+
+    fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AuthError::InvalidToken)?
+            .claims;
+        if claims.typ != typ {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(claims)
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+fn random_token(prefix: &str) -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    SecretString::from(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The stored form of an opaque token.
+pub fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn looks_opaque(token: &str) -> bool {
+    token.starts_with(ACCESS_PREFIX) || token.starts_with(PERSONAL_PREFIX)
+}
+
+#[derive(sqlx::FromRow)]
+struct OpaqueRow {
+    signin_id: String,
+    user_id: String,
+    email: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl Auth {
+    async fn store_opaque(
+        &self,
+        signin_id: &str,
+        token: &SecretString,
+        name: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO tokens (digest, signin_id, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(digest(token.expose_secret())).bind(signin_id).bind(name).bind(now()).bind(expires_at)
+            .execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Starts a sign-in carrying one opaque login token (`POST /api/v1/account/login`).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn issue_opaque(&self, user: &User, meta: &ClientMeta) -> Result<IssuedToken> {
+        let signin = self.start_signin(user, SigninKind::Token, meta).await?;
+        let token = random_token(ACCESS_PREFIX);
+        let expires_at = now() + OPAQUE_TTL;
+        self.store_opaque(&signin.id, &token, None, Some(expires_at))
+            .await?;
+        Ok(IssuedToken {
+            token,
+            expires_at: Some(expires_at),
+            signin_id: signin.id,
+        })
+    }
+
+    /// Creates a named personal token that never expires (the `/tokens` page).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn create_personal_token(
+        &self,
+        user: &User,
+        name: &str,
+        meta: &ClientMeta,
+    ) -> Result<IssuedToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::Input(super::InputError::InvalidTokenName));
+        }
+        let signin = self.start_signin(user, SigninKind::Personal, meta).await?;
+        let token = random_token(PERSONAL_PREFIX);
+        self.store_opaque(&signin.id, &token, Some(name), None)
+            .await?;
+        Ok(IssuedToken {
+            token,
+            expires_at: None,
+            signin_id: signin.id,
+        })
+    }
+
+    /// The user's personal tokens that are still active, newest first.
+    pub async fn personal_tokens(&self, user_id: &str) -> Result<Vec<PersonalToken>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT s.id, t.name, t.created_at, t.last_used_at FROM tokens t JOIN signins s ON s.id = t.signin_id \
+             WHERE s.user_id = $1 AND s.kind = 'personal' AND s.ended_at IS NULL ORDER BY t.created_at DESC, s.id DESC")
+            .bind(user_id).fetch_all(p).await)?)
+    }
+
+    /// Starts a sign-in carrying a JWT pair (`POST /api/auth/login`).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn issue_jwt_pair(&self, user: &User, meta: &ClientMeta) -> Result<JwtPair> {
+        let signin = self.start_signin(user, SigninKind::Jwt, meta).await?;
+        let (pair, refresh_jti, access_jti) = self.sign_pair(&user.id, &signin.id)?;
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&refresh_jti).bind(&signin.id).bind(&access_jti).bind(now() + REFRESH_TTL)
+            .execute(p).await.map(|_| ()))?;
+        Ok(pair)
+    }
+
+    fn sign_pair(&self, user_id: &str, signin_id: &str) -> Result<(JwtPair, String, String)> {
+        let iat = now();
+        let claims = |typ: &str, ttl: i64| Claims {
+            iss: ISSUER.into(),
+            sub: user_id.into(),
+            sid: signin_id.into(),
+            jti: uuid::Uuid::now_v7().to_string(),
+            iat,
+            exp: iat + ttl,
+            typ: typ.into(),
+        };
+        let access = claims("access", ACCESS_TTL);
+        let refresh = claims("refresh", REFRESH_TTL);
+        let pair = JwtPair {
+            access_token: self.keys.sign(&access)?,
+            refresh_token: self.keys.sign(&refresh)?,
+            expires_in: ACCESS_TTL,
+        };
+        Ok((pair, refresh.jti, access.jti))
+    }
+
+    /// Rotates a refresh token: the old one (and the access token issued with it) stops working and
+    /// a new pair is returned. Presenting an already-rotated refresh token is reuse: the whole
+    /// sign-in ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
+        let claims = self.keys.verify(refresh_token, "refresh")?;
+        let at = now();
+        let (new, refresh_jti, access_jti) = self.sign_pair(&claims.sub, &claims.sid)?;
+        let rotated: Option<String> = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            let old: Option<(String,)> = sqlx::query_as(
+                "UPDATE refresh_tokens SET used_at = $1 WHERE jti = $2 AND used_at IS NULL AND signin_id = $3 \
+                 AND EXISTS (SELECT 1 FROM signins s WHERE s.id = $3 AND s.ended_at IS NULL) \
+                 RETURNING access_jti")
+                .bind(at).bind(&claims.jti).bind(&claims.sid).fetch_optional(&mut *tx).await?;
+            if let Some((old_access,)) = &old {
+                sqlx::query("INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&refresh_jti).bind(&claims.sid).bind(&access_jti).bind(at + REFRESH_TTL)
+                    .execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jwt_denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(old_access).bind(claims.iat + ACCESS_TTL).execute(&mut *tx).await?;
+                sqlx::query("UPDATE signins SET last_seen_at = $1 WHERE id = $2")
+                    .bind(at).bind(&claims.sid).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(old.map(|(a,)| a))
+        }.await)?;
+        if rotated.is_some() {
+            return Ok(new);
+        }
+        // Not rotated: unknown, already used, or its sign-in ended. A used one is reuse.
+        let used: Option<(Option<i64>,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT used_at FROM refresh_tokens WHERE jti = $1").bind(&claims.jti).fetch_optional(p).await)?;
+        if matches!(used, Some((Some(_),))) {
+            tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
+            self.end_signin(&claims.sid, EndReason::RefreshReuse)
+                .await?;
+        }
+        Err(AuthError::InvalidToken)
+    }
+
+    /// The sign-in a refresh token belongs to, if the token is genuine, unexpired and its sign-in
+    /// is active (for seed 004's logout, which presents both tokens).
+    pub async fn refresh_token_signin(&self, refresh_token: &str) -> Result<String> {
+        if refresh_token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::InvalidToken);
+        }
+        let claims = self.keys.verify(refresh_token, "refresh")?;
+        let known: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT r.signin_id FROM refresh_tokens r JOIN signins s ON s.id = r.signin_id \
+             WHERE r.jti = $1 AND s.ended_at IS NULL")
+            .bind(&claims.jti).fetch_optional(p).await)?;
+        known.map(|(sid,)| sid).ok_or(AuthError::InvalidToken)
+    }
+
+    /// Authenticates a bearer token (opaque or JWT access token). Any failure, whatever its cause
+    /// (unknown, expired, revoked, malformed), is [`AuthError::InvalidToken`].
+    pub async fn resolve(&self, token: &str) -> Result<Principal> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::InvalidToken);
+        }
+        if looks_opaque(token) {
+            self.resolve_opaque(token).await
+        } else {
+            self.resolve_jwt(token).await
+        }
+    }
+
+    async fn resolve_opaque(&self, token: &str) -> Result<Principal> {
+        let digest = digest(token);
+        let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at \
+             FROM tokens t JOIN signins s ON s.id = t.signin_id JOIN users u ON u.id = s.user_id \
+             WHERE t.digest = $1 AND s.ended_at IS NULL")
+            .bind(&digest).fetch_optional(p).await)?;
+        let row = row.ok_or(AuthError::InvalidToken)?;
+        let at = now();
+        if row.expires_at.is_some_and(|e| e <= at) {
+            return Err(AuthError::InvalidToken);
+        }
+        if row
+            .last_used_at
+            .is_none_or(|t| at - t >= super::TOUCH_EVERY_SECS)
+        {
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")
+                .bind(at).bind(&digest).execute(p).await.map(|_| ()))?;
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE signins SET last_seen_at = $1 WHERE id = $2")
+                .bind(at).bind(&row.signin_id).execute(p).await.map(|_| ()))?;
+        }
+        Ok(Principal {
+            user: User {
+                id: row.user_id,
+                email: row.email,
+            },
+            signin_id: row.signin_id,
+            via: Via::Opaque,
+        })
+    }
+
+    async fn resolve_jwt(&self, token: &str) -> Result<Principal> {
+        let claims = self.keys.verify(token, "access")?;
+        let email: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT u.email FROM signins s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM jwt_denylist d WHERE d.jti = $3)")
+            .bind(&claims.sid).bind(&claims.sub).bind(&claims.jti).fetch_optional(p).await)?;
+        let (email,) = email.ok_or(AuthError::InvalidToken)?;
+        Ok(Principal {
+            user: User {
+                id: claims.sub,
+                email,
+            },
+            signin_id: claims.sid,
+            via: Via::Jwt { jti: claims.jti },
+        })
+    }
+
+    /// The one logout: every dialect and the browser end sign-ins through here.
+    ///
+    /// Of several racing logouts with one credential exactly one succeeds; the others get
+    /// [`AuthError::InvalidToken`], as a later logout would.
+    #[tracing::instrument(skip_all, fields(user.id = %who.user.id, signin.id = %who.signin_id))]
+    pub async fn logout(&self, who: &Principal, scope: Scope) -> Result<()> {
+        match scope {
+            Scope::Local => {
+                if !self.end_signin(&who.signin_id, EndReason::Logout).await? {
+                    return Err(AuthError::InvalidToken);
+                }
+            }
+            Scope::Global => {
+                if !self
+                    .end_signin(&who.signin_id, EndReason::LogoutGlobal)
+                    .await?
+                {
+                    return Err(AuthError::InvalidToken);
+                }
+                self.end_user_signins(&who.user.id, None, EndReason::LogoutGlobal)
+                    .await?;
+            }
+            Scope::Others => {
+                self.end_user_signins(&who.user.id, Some(&who.signin_id), EndReason::LogoutOthers)
+                    .await?;
+            }
+            Scope::Signin(id) => {
+                let state: Option<(Option<i64>,)> = with_pool!(&self.db, p => sqlx::query_as(
+                    "SELECT ended_at FROM signins WHERE id = $1 AND user_id = $2")
+                    .bind(&id).bind(&who.user.id).fetch_optional(p).await)?;
+                match state {
+                    None => return Err(AuthError::NotFound),
+                    Some((Some(_),)) => return Err(AuthError::AlreadyEnded),
+                    Some((None,)) => {
+                        if !self.end_signin(&id, EndReason::Logout).await? {
+                            return Err(AuthError::AlreadyEnded);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every active sign-in of `user_id` except `keep`.
+    async fn end_user_signins(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: EndReason,
+    ) -> Result<u64> {
+        let n = with_pool!(&self.db, p => sqlx::query(
+            "UPDATE signins SET ended_at = $1, end_reason = $2 \
+             WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
+            .bind(now()).bind(reason.as_str()).bind(user_id).bind(keep.unwrap_or(""))
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        tracing::info!(ended = n, reason = reason.as_str(), "sign-ins ended");
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::tests::auth;
+
+    async fn user(auth: &Auth, email: &str) -> User {
+        auth.register(email, "correct horse".into()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn opaque_tokens_are_prefixed_256_bit_and_stored_as_digests() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let issued = auth
+            .issue_opaque(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let token = issued.token.expose_secret();
+        assert!(token.starts_with("so_at_"));
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token[6..]).unwrap().len(), 32);
+        let stored: Vec<String> = with_pool!(auth.db(), p => sqlx::query_scalar("SELECT digest FROM tokens").fetch_all(p).await).unwrap();
+        assert_eq!(stored, vec![digest(token)]);
+        assert_eq!(auth.resolve(token).await.unwrap().user, ada);
+    }
+
+    #[tokio::test]
+    async fn a_logged_out_token_is_refused_and_a_second_logout_fails() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let t = auth
+            .issue_opaque(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let who = auth.resolve(t.token.expose_secret()).await.unwrap();
+        auth.logout(&who, Scope::Local).await.unwrap();
+        assert!(matches!(
+            auth.resolve(t.token.expose_secret()).await,
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(matches!(
+            auth.logout(&who, Scope::Local).await,
+            Err(AuthError::InvalidToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn jwt_refresh_rotates_and_reuse_ends_the_signin() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let first = auth
+            .issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        assert!(auth
+            .resolve(first.access_token.expose_secret())
+            .await
+            .is_ok());
+        let second = auth
+            .refresh(first.refresh_token.expose_secret())
+            .await
+            .unwrap();
+        // The old access token is denied by its jti; the new one works.
+        assert!(auth
+            .resolve(first.access_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth
+            .resolve(second.access_token.expose_secret())
+            .await
+            .is_ok());
+        // Reuse of the rotated refresh token ends the whole sign-in.
+        assert!(matches!(
+            auth.refresh(first.refresh_token.expose_secret()).await,
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(auth
+            .resolve(second.access_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth
+            .refresh(second.refresh_token.expose_secret())
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_tampered_or_foreign_jwt_is_refused() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let pair = auth
+            .issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let access = pair.access_token.expose_secret();
+        let mut tampered = access.to_owned();
+        tampered.pop();
+        tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
+        assert!(auth.resolve(&tampered).await.is_err());
+        // A refresh token is not an access token, and the reverse.
+        assert!(auth
+            .resolve(pair.refresh_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth.refresh(access).await.is_err());
+        // Signed with another key.
+        let other = auth_with_secret("another secret").await;
+        assert!(other.resolve(access).await.is_err());
+    }
+
+    async fn auth_with_secret(secret: &str) -> Auth {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        db.migrate().await.unwrap();
+        Auth::init(db, Some(SecretString::from(secret)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn scopes_end_the_right_signins() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let bob = user(&auth, "bob@example.com").await;
+        let m = ClientMeta::default();
+        let a1 = auth.issue_opaque(&ada, &m).await.unwrap();
+        let a2 = auth.issue_jwt_pair(&ada, &m).await.unwrap();
+        let a3 = auth.issue_opaque(&ada, &m).await.unwrap();
+        let b1 = auth.issue_opaque(&bob, &m).await.unwrap();
+        let live = |t: &SecretString| {
+            let t = t.expose_secret().to_owned();
+            let auth = auth.clone();
+            async move { auth.resolve(&t).await.is_ok() }
+        };
+        let who = auth.resolve(a1.token.expose_secret()).await.unwrap();
+        auth.logout(&who, Scope::Others).await.unwrap();
+        assert!(live(&a1.token).await);
+        assert!(!live(&a2.access_token).await);
+        assert!(!live(&a3.token).await);
+        assert!(live(&b1.token).await);
+        auth.logout(&who, Scope::Global).await.unwrap();
+        assert!(!live(&a1.token).await);
+        assert!(live(&b1.token).await);
+    }
+
+    #[tokio::test]
+    async fn ending_one_signin_by_id_checks_owner_and_state() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let bob = user(&auth, "bob@example.com").await;
+        let m = ClientMeta::default();
+        let me = auth
+            .resolve(
+                auth.issue_opaque(&ada, &m)
+                    .await
+                    .unwrap()
+                    .token
+                    .expose_secret(),
+            )
+            .await
+            .unwrap();
+        let other = auth.issue_opaque(&ada, &m).await.unwrap();
+        let bobs = auth.issue_opaque(&bob, &m).await.unwrap();
+        assert!(matches!(
+            auth.logout(&me, Scope::Signin(bobs.signin_id.clone()))
+                .await,
+            Err(AuthError::NotFound)
+        ));
+        assert!(matches!(
+            auth.logout(&me, Scope::Signin("nope".into())).await,
+            Err(AuthError::NotFound)
+        ));
+        auth.logout(&me, Scope::Signin(other.signin_id.clone()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.logout(&me, Scope::Signin(other.signin_id)).await,
+            Err(AuthError::AlreadyEnded)
+        ));
+        assert!(auth.resolve(bobs.token.expose_secret()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn personal_tokens_are_listed_until_revoked() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let t = auth
+            .create_personal_token(&ada, " CI deploy ", &ClientMeta::default())
+            .await
+            .unwrap();
+        assert!(t.token.expose_secret().starts_with("so_pat_"));
+        assert!(t.expires_at.is_none());
+        let listed = auth.personal_tokens(&ada.id).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, "CI deploy");
+        let who = auth.resolve(t.token.expose_secret()).await.unwrap();
+        assert_eq!(who.via, Via::Opaque);
+        auth.logout(&who, Scope::Local).await.unwrap();
+        assert!(auth.personal_tokens(&ada.id).await.unwrap().is_empty());
+        assert!(auth
+            .create_personal_token(&ada, "   ", &ClientMeta::default())
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! Seed 001: `POST /auth/logout`, authenticated by a bearer token or the browser session cookie,
+//! with an optional body `{"scope":"local"|"others"|"global"}` or `{"session_id":"…"}`.
+//! Errors are `{"message","description","code"}` with `code` a string such as `UNAUTHORIZED`.
+
+use axum::{
+    body::Bytes, extract::State, http::HeaderMap, response::IntoResponse, routing::post, Json,
+    Router,
+};
+use serde_json::{json, Value};
+use tower_sessions::Session;
+
+use super::{bearer, ApiError, Dialect, Reply};
+use crate::server::{
+    browser,
+    domain::{AuthError, Principal, Scope, Via},
+    http::guard::is_cross_site,
+    AppState,
+};
+
+/// Seed 001's envelope.
+pub struct AuthLogout;
+
+impl Dialect for AuthLogout {
+    fn error_body(err: &ApiError) -> Value {
+        let (message, description, code) = match err {
+            ApiError::BadRequest | ApiError::InvalidField { .. } => (
+                "Invalid input data",
+                "The request data did not pass validation",
+                "INVALID_INPUT",
+            ),
+            ApiError::Unauthorized | ApiError::InvalidCredentials => (
+                "Unauthorized",
+                "Invalid, expired or missing bearer token",
+                "UNAUTHORIZED",
+            ),
+            ApiError::Forbidden => (
+                "Forbidden",
+                "You don't have permission to access this resource",
+                "FORBIDDEN",
+            ),
+            ApiError::NotFound => (
+                "Resource not found",
+                "The requested resource could not be found",
+                "NOT_FOUND",
+            ),
+            ApiError::Conflict(_) => (
+                "Resource conflict",
+                "The resource already exists or is in an invalid state",
+                "CONFLICT",
+            ),
+            ApiError::Validation(d) => ("Validation error", d.as_str(), "VALIDATION_ERROR"),
+            ApiError::MethodNotAllowed => (
+                "Method not allowed",
+                "This endpoint does not support that HTTP method",
+                "METHOD_NOT_ALLOWED",
+            ),
+            ApiError::PayloadTooLarge => (
+                "Payload too large",
+                "The request body is over 16 KiB",
+                "PAYLOAD_TOO_LARGE",
+            ),
+            ApiError::Internal => (
+                "Internal server error",
+                "An unexpected error occurred",
+                "INTERNAL_ERROR",
+            ),
+            ApiError::Unavailable => (
+                "Service unavailable",
+                "The service is temporarily unavailable; retry later",
+                "SERVICE_UNAVAILABLE",
+            ),
+        };
+        json!({ "message": message, "description": description, "code": code })
+    }
+}
+
+/// Routes under `/auth`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/logout", post(logout))
+}
+
+/// `POST /auth/logout` → 200 `{"message":"Logged out successfully"}`.
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply<AuthLogout> {
+    let who = match bearer(&headers)? {
+        Some(token) => state.auth.resolve(&token).await?,
+        None => {
+            let (user, signin) = browser::current(&state, &session)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            // A cookie travels with cross-site requests too: only this site may use it to log out.
+            if is_cross_site(&headers) {
+                return Err(ApiError::Forbidden.into());
+            }
+            Principal {
+                user,
+                signin_id: signin.id,
+                via: Via::Session,
+            }
+        }
+    };
+    let scope = parse_scope(&body)?;
+    state.auth.logout(&who, scope.clone()).await?;
+    let own_ended = match &scope {
+        Scope::Local | Scope::Global => true,
+        Scope::Others => false,
+        Scope::Signin(id) => *id == who.signin_id,
+    };
+    if who.via == Via::Session && own_ended {
+        session
+            .flush()
+            .await
+            .map_err(|e| AuthError::Internal(format!("session store: {e}")))?;
+    }
+    Ok(Json(json!({ "message": "Logged out successfully" })).into_response())
+}
+
+/// The body's scope: none (or an empty body) is `local`. Not a JSON object is 400; a bad `scope`,
+/// a bad `session_id`, or both at once is 422.
+fn parse_scope(body: &Bytes) -> Result<Scope, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Scope::Local);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::BadRequest);
+    };
+    match (fields.get("scope"), fields.get("session_id")) {
+        (Some(_), Some(_)) => Err(ApiError::Validation(
+            "Send either scope or session_id, not both.".into(),
+        )),
+        (Some(scope), None) => match scope.as_str() {
+            Some("local") => Ok(Scope::Local),
+            Some("others") => Ok(Scope::Others),
+            Some("global") => Ok(Scope::Global),
+            _ => Err(ApiError::Validation(
+                "scope must be one of \"local\", \"others\", \"global\".".into(),
+            )),
+        },
+        (None, Some(id)) => match id.as_str() {
+            Some(id) if !id.is_empty() && id.len() <= 100 => Ok(Scope::Signin(id.to_owned())),
+            _ => Err(ApiError::Validation(
+                "session_id must be a non-empty string.".into(),
+            )),
+        },
+        (None, None) => Ok(Scope::Local),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(body: &str) -> Result<Scope, ApiError> {
+        parse_scope(&Bytes::from(body.to_owned()))
+    }
+
+    #[test]
+    fn scopes_parse_and_bad_ones_are_refused() {
+        assert_eq!(scope(""), Ok(Scope::Local));
+        assert_eq!(scope("  "), Ok(Scope::Local));
+        assert_eq!(scope("{}"), Ok(Scope::Local));
+        assert_eq!(scope(r#"{"scope":"others"}"#), Ok(Scope::Others));
+        assert_eq!(scope(r#"{"scope":"global"}"#), Ok(Scope::Global));
+        assert_eq!(
+            scope(r#"{"session_id":"abc"}"#),
+            Ok(Scope::Signin("abc".into()))
+        );
+        assert_eq!(scope("[]"), Err(ApiError::BadRequest));
+        assert_eq!(scope("{"), Err(ApiError::BadRequest));
+        assert_eq!(scope("\"local\""), Err(ApiError::BadRequest));
+        for bad in [
+            r#"{"scope":"all"}"#,
+            r#"{"scope":1}"#,
+            r#"{"scope":"local","session_id":"x"}"#,
+            r#"{"session_id":""}"#,
+            r#"{"session_id":5}"#,
+        ] {
+            assert_eq!(
+                scope(bad).unwrap_err().status(),
+                http::StatusCode::UNPROCESSABLE_ENTITY,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Seed 004, the JWT API: `POST /api/auth/login`, `/api/auth/refresh` and `/api/auth/logout`.
+//! Every answer is `{"code","message","data"}`; a body field that is missing, not a string or empty
+//! is 400 with `{"type":"validation_error","errors":[{"key","message":"required","value"}]}`.
+
+use axum::{
+    body::Bytes, extract::State, http::HeaderMap, response::IntoResponse, routing::post, Json,
+    Router,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Map, Value};
+
+use super::{authenticate, bearer, ApiError, Dialect, Reply};
+use crate::server::{
+    domain::{ClientMeta, JwtPair, Scope},
+    AppState,
+};
+
+/// Seed 004's envelope.
+pub struct Jwt;
+
+impl Dialect for Jwt {
+    fn error_body(err: &ApiError) -> Value {
+        let status = err.status().as_u16();
+        let (message, data) = match err {
+            ApiError::InvalidField { key, value } => (
+                "validation failed",
+                json!({ "type": "validation_error", "errors": [{ "key": key, "message": "required", "value": value }] }),
+            ),
+            ApiError::BadRequest => (
+                "validation failed",
+                json!({ "type": "validation_error", "errors": [{ "key": "body", "message": "must be a JSON object", "value": null }] }),
+            ),
+            ApiError::Unauthorized => ("invalid token", json!({})),
+            ApiError::InvalidCredentials => ("invalid credentials", json!({})),
+            ApiError::Forbidden => ("forbidden", json!({})),
+            ApiError::NotFound => ("not found", json!({})),
+            ApiError::MethodNotAllowed => ("method not allowed", json!({})),
+            ApiError::Conflict(m) | ApiError::Validation(m) => (m.as_str(), json!({})),
+            ApiError::PayloadTooLarge => ("request body too large", json!({})),
+            ApiError::Internal => ("internal server error", json!({})),
+            ApiError::Unavailable => ("service unavailable", json!({})),
+        };
+        json!({ "code": status, "message": message, "data": data })
+    }
+}
+
+/// Routes under `/api/auth`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+}
+
+fn ok(message: &str, data: Value) -> axum::response::Response {
+    Json(json!({ "code": 200, "message": message, "data": data })).into_response()
+}
+
+fn pair(p: &JwtPair) -> Value {
+    json!({
+        "access_token": p.access_token.expose_secret(),
+        "refresh_token": p.refresh_token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": p.expires_in,
+    })
+}
+
+fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(ApiError::BadRequest),
+    }
+}
+
+/// A required, non-empty string field. What was sent in its place is echoed back unless it was a
+/// string (which may be a secret): `null` when missing, `""` when empty.
+fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, ApiError> {
+    match fields.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(ApiError::InvalidField {
+            key,
+            value: json!(""),
+        }),
+        Some(other) => Err(ApiError::InvalidField {
+            key,
+            value: other.clone(),
+        }),
+        None => Err(ApiError::InvalidField {
+            key,
+            value: Value::Null,
+        }),
+    }
+}
+
+/// `POST /api/auth/login` `{"email","password"}` → a JWT pair for a new sign-in.
+async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Jwt> {
+    let fields = object(&body)?;
+    let email = required(&fields, "email")?;
+    let password = required(&fields, "password")?;
+    let user = state
+        .auth
+        .authenticate(&email, SecretString::from(password))
+        .await?;
+    let issued = state.auth.issue_jwt_pair(&user, &meta).await?;
+    Ok(ok("login successful", pair(&issued)))
+}
+
+/// `POST /api/auth/refresh` `{"refresh_token"}` → a new pair; the old refresh token is used up.
+async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
+    let fields = object(&body)?;
+    let token = required(&fields, "refresh_token")?;
+    let issued = state.auth.refresh(&token).await?;
+    Ok(ok("refresh successful", pair(&issued)))
+}
+
+/// `POST /api/auth/logout`, bearer access token, `{"refresh_token"}` → both are refused from then on.
+/// A refresh token of another sign-in is 401 and revokes nothing.
+async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
+    let who = authenticate(&state, bearer(&headers)?).await?;
+    let fields = object(&body)?;
+    let token = required(&fields, "refresh_token")?;
+    let signin = state.auth.refresh_token_signin(&token).await?;
+    if signin != who.signin_id {
+        return Err(ApiError::Unauthorized.into());
+    }
+    state.auth.logout(&who, Scope::Local).await?;
+    Ok(ok("logout successful", json!({})))
+}

@@ -1,0 +1,46 @@
+//! Seed 002: `DELETE /api/v1/logout` with a bearer token → 204, empty body. Errors are
+//! `{"message": …}`, 401 being exactly `{"message":"Unauthenticated."}`.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::delete,
+    Router,
+};
+use serde_json::json;
+
+use super::{authenticate, bearer, ApiError, Dialect, Reply};
+use crate::server::{domain::Scope, AppState};
+
+/// Seed 002's envelope.
+pub struct V1;
+
+impl Dialect for V1 {
+    fn error_body(err: &ApiError) -> serde_json::Value {
+        let message = match err {
+            ApiError::BadRequest | ApiError::InvalidField { .. } => "Bad request.",
+            ApiError::Unauthorized | ApiError::InvalidCredentials => "Unauthenticated.",
+            ApiError::Forbidden => "This action is unauthorized.",
+            ApiError::NotFound => "Not Found.",
+            ApiError::MethodNotAllowed => "Method not allowed.",
+            ApiError::Conflict(m) | ApiError::Validation(m) => m.as_str(),
+            ApiError::PayloadTooLarge => "Payload too large.",
+            ApiError::Internal => "Server Error.",
+            ApiError::Unavailable => "Service Unavailable.",
+        };
+        json!({ "message": message })
+    }
+}
+
+/// Routes under `/api/v1` other than the account API.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/logout", delete(logout))
+}
+
+/// `DELETE /api/v1/logout` → 204: the token's sign-in is over.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
+    let who = authenticate(&state, bearer(&headers)?).await?;
+    state.auth.logout(&who, Scope::Local).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
