@@ -12,7 +12,9 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use crate::auth::{whoami, Login, Logout, Register};
+use crate::auth::{
+    tokens_page, whoami, CreateToken, Login, Logout, NewToken, Register, RevokeToken, TokenView,
+};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +54,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 // Async: the whole page waits for its data, so it is complete without JavaScript.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
+                <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/register") view=RegisterPage/>
             </Routes>
@@ -176,6 +180,42 @@ fn RegisterPage() -> impl IntoView {
     }
 }
 
+/// The frame of every signed-in page: brand, navigation, who is signed in, and **Log out**.
+#[component]
+fn SignedInLayout(email: String, children: Children) -> impl IntoView {
+    view! {
+        <div class="app-layout">
+            <header class="app-header">
+                <Brand/>
+                <nav class="app-nav" aria-label="Main">
+                    <A href="/" exact=true>"Home"</A>
+                    <A href="/tokens">"Tokens"</A>
+                    <a href="/docs/api" rel="external">"API reference"</a>
+                </nav>
+                <div class="who">
+                    <span class="who-email" data-testid="header-email">{email}</span>
+                    <LogoutButton/>
+                </div>
+            </header>
+            <main class="content">{children()}</main>
+        </div>
+    }
+}
+
+/// What a page shows when its data could not be loaded.
+#[component]
+fn Unavailable() -> impl IntoView {
+    view! {
+        <div class="app-layout">
+            <main class="content">
+                <p class="banner banner-error" role="alert">
+                    "Signoff is unavailable right now. Try again in a moment."
+                </p>
+            </main>
+        </div>
+    }
+}
+
 /// `/`: who is signed in, and the way out.
 #[component]
 fn HomePage() -> impl IntoView {
@@ -183,51 +223,208 @@ fn HomePage() -> impl IntoView {
     let error = query_error();
     view! {
         <Title text="Home"/>
-        <Suspense fallback=|| view! { <div class="app-layout"><p class="loading">"Loading…"</p></div> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => {
-                        view! {
-                            <div class="app-layout">
-                                <header class="app-header">
-                                    <Brand/>
-                                    <div class="who">
-                                        <span class="who-email" data-testid="header-email">{me.email.clone()}</span>
-                                        <LogoutButton/>
-                                    </div>
-                                </header>
-                                <main class="content">
-                                    <ErrorBanner message=error/>
-                                    <section class="card wide">
-                                        <p class="eyebrow">"Signed in"</p>
-                                        <h1>"Hello, " <span class="email">{me.email}</span></h1>
-                                        <p>
-                                            "This browser is signed in. When you log out, the sign-in ends on the server: "
-                                            "its cookie stops working everywhere, other tabs are signed out at their next "
-                                            "request, and Back shows nothing private."
-                                        </p>
-                                    </section>
-                                </main>
-                            </div>
-                        }
-                        .into_any()
-                    }
+                    Ok(Some(me)) => view! {
+                        <SignedInLayout email=me.email.clone()>
+                            <ErrorBanner message=error/>
+                            <section class="card wide">
+                                <p class="eyebrow">"Signed in"</p>
+                                <h1>"Hello, " <span class="email">{me.email}</span></h1>
+                                <p>
+                                    "This browser is signed in. When you log out, the sign-in ends on the server: "
+                                    "its cookie stops working everywhere, other tabs are signed out at their next "
+                                    "request, and Back shows nothing private."
+                                </p>
+                                <p>
+                                    "Scripts and API clients sign in with tokens. "
+                                    <A href="/tokens">"Create a personal token"</A>
+                                    ", or see the "<a href="/docs/api" rel="external">"API reference"</a>"."
+                                </p>
+                            </section>
+                        </SignedInLayout>
+                    }.into_any(),
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(_) => {
-                        view! {
-                            <div class="app-layout">
-                                <main class="content">
-                                    <p class="banner banner-error" role="alert">
-                                        "Signoff is unavailable right now. Try again in a moment."
-                                    </p>
-                                </main>
-                            </div>
-                        }
-                        .into_any()
-                    }
+                    Err(_) => view! { <Unavailable/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// `/tokens`: named personal tokens: create (shown once), see when each was last used, revoke.
+#[component]
+fn TokensPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| tokens_page());
+    let create = ServerAction::<CreateToken>::new();
+    let query = use_query_map();
+    let revoked = move || query.with(|q| q.get("revoked").is_some());
+    let error = query_error();
+    view! {
+        <Title text="Tokens"/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(page)) => view! {
+                        <SignedInLayout email=page.me.email.clone()>
+                            <ErrorBanner message=error/>
+                            <Show when=revoked>
+                                <p class="banner banner-ok" role="status">"Token revoked. It no longer works anywhere."</p>
+                            </Show>
+                            {page.new_token.clone().map(|t| view! { <NewTokenBox token=t/> })}
+                            <section class="card wide">
+                                <h1>"Personal tokens"</h1>
+                                <p class="subtitle">
+                                    "A personal token signs a script or API client in as you, with "
+                                    <code>"Authorization: Bearer …"</code>
+                                    ". It never expires; revoke it when you no longer need it."
+                                </p>
+                                <ActionForm action=create attr:class="form inline-form">
+                                    <label for="token-name">"Token name"</label>
+                                    <div class="inline-row">
+                                        <input id="token-name" name="name" type="text" required maxlength="100"
+                                            placeholder="e.g. Deploy script" autocomplete="off"/>
+                                        <button type="submit" class="button button-primary">"Create token"</button>
+                                    </div>
+                                </ActionForm>
+                                <TokenList tokens=page.tokens/>
+                            </section>
+                        </SignedInLayout>
+                    }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(_) => view! { <Unavailable/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The token just created, shown once, with a copy button (JavaScript) and selectable text.
+#[component]
+fn NewTokenBox(token: NewToken) -> impl IntoView {
+    let (copied, set_copied) = signal(None::<&'static str>);
+    let text = token.token.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let text = text.clone();
+            leptos::task::spawn_local(async move {
+                let clipboard = window().navigator().clipboard();
+                let done = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&text)).await;
+                set_copied.set(Some(if done.is_ok() {
+                    "Copied."
+                } else {
+                    "Select the token and copy it."
+                }));
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (&text, set_copied);
+        }
+    };
+    view! {
+        <section class="card wide new-token" aria-labelledby="new-token-title">
+            <h2 id="new-token-title">"Your new token “" {token.name} "”"</h2>
+            <p role="status">"Copy it now: this is the only time it is shown."</p>
+            <div class="inline-row">
+                <input id="new-token" class="token-text" type="text" readonly aria-label="New token"
+                    value=token.token.clone()/>
+                <button type="button" class="button button-secondary" on:click=copy>"Copy"</button>
+            </div>
+            <p class="help" aria-live="polite">{move || copied.get()}</p>
+        </section>
+    }
+}
+
+/// The active personal tokens, each with **Revoke**.
+#[component]
+fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
+    if tokens.is_empty() {
+        return view! { <p class="empty">"No personal tokens yet."</p> }.into_any();
+    }
+    view! {
+        <table class="list">
+            <thead><tr><th scope="col">"Name"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+            <tbody>
+                {tokens.into_iter().map(|t| view! { <TokenRow token=t/> }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn TokenRow(token: TokenView) -> impl IntoView {
+    let revoke = ServerAction::<RevokeToken>::new();
+    let label = format!("Revoke {}", token.name);
+    view! {
+        <tr>
+            <td class="strong">{token.name.clone()}</td>
+            <td>{token.created}</td>
+            <td>{token.last_used.unwrap_or_else(|| "Never".to_owned())}</td>
+            <td class="actions">
+                <ActionForm action=revoke>
+                    <input type="hidden" name="id" value=token.id/>
+                    <button type="submit" class="button button-danger" aria-label=label>"Revoke"</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}
+
+/// `/docs/api`: a readable reference of every JSON endpoint, from the OpenAPI document.
+#[component]
+fn ApiReferencePage() -> impl IntoView {
+    let endpoints = Resource::new(|| (), |_| crate::reference::api_reference());
+    view! {
+        <Title text="API reference"/>
+        <div class="app-layout">
+            <header class="app-header">
+                <Brand/>
+                <nav class="app-nav" aria-label="Main">
+                    <A href="/">"Home"</A>
+                    <A href="/tokens">"Tokens"</A>
+                    <a href="/docs/api" aria-current="page">"API reference"</a>
+                </nav>
+            </header>
+            <main class="content reference">
+                <section class="card wide">
+                    <h1>"API reference"</h1>
+                    <p>
+                        "Signoff speaks five published logout APIs over one account system: a token from any "
+                        "login works with every dialect's logout, and once any logout succeeds the credential "
+                        "is refused everywhere. Send tokens as " <code>"Authorization: Bearer <token>"</code>
+                        ". Every 401 carries " <code>"WWW-Authenticate: Bearer error=\"invalid_token\""</code>
+                        "; every 503 carries " <code>"Retry-After"</code> "."
+                    </p>
+                    <p>
+                        "Machine-readable: " <a href="/api/openapi.json" rel="external">"OpenAPI 3.1 document"</a> "."
+                    </p>
+                </section>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        endpoints.await.unwrap_or_default().into_iter().map(|e| view! {
+                            <section class="card wide endpoint">
+                                <p class="eyebrow">{e.tag}</p>
+                                <h2><span class="method">{e.method}</span> " " <code>{e.path}</code></h2>
+                                <p>{e.summary}</p>
+                                {(!e.description.is_empty()).then(|| view! { <p class="help">{e.description}</p> })}
+                                <table class="list">
+                                    <thead><tr><th scope="col">"Status"</th><th scope="col">"Meaning"</th></tr></thead>
+                                    <tbody>
+                                        {e.responses.into_iter().map(|(code, what)| view! {
+                                            <tr><td class="strong">{code}</td><td>{what}</td></tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
+                        }).collect_view()
+                    })}
+                </Suspense>
+            </main>
+        </div>
     }
 }
 

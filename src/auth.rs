@@ -11,6 +11,57 @@ pub struct Me {
     pub email: String,
 }
 
+/// A personal token as the `/tokens` page lists it (never its text).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// Its sign-in id, used to revoke it.
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// When it was created, formatted for people (UTC).
+    pub created: String,
+    /// When it was last used, formatted, or `None` if never.
+    pub last_used: Option<String>,
+}
+
+/// A token just created: the only time its text is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    /// The name given.
+    pub name: String,
+    /// The clear text (`so_pat_…`).
+    pub token: String,
+}
+
+/// Everything the `/tokens` page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensData {
+    /// Who is signed in.
+    pub me: Me,
+    /// The active personal tokens, newest first.
+    pub tokens: Vec<TokenView>,
+    /// A token created a moment ago, shown once.
+    pub new_token: Option<NewToken>,
+}
+
+/// The `/tokens` page's data, or `None` when signed out. Reading it consumes a just-created token.
+#[server(prefix = "/_fn", endpoint = "tokens_page")]
+pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
+    crate::server::browser::tokens_page().await
+}
+
+/// Creates a named personal token, then redirects to `/tokens`, which shows it once.
+#[server(prefix = "/_fn", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<(), ServerFnError> {
+    crate::server::browser::create_token(name).await
+}
+
+/// Revokes one of the user's personal tokens, then redirects to `/tokens`.
+#[server(prefix = "/_fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
+    crate::server::browser::revoke_token(id).await
+}
+
 /// The signed-in user, or `None`.
 #[server(prefix = "/_fn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {

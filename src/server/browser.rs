@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use tower_sessions::Session;
 
 use crate::{
-    auth::Me,
+    auth::{Me, NewToken, TokenView, TokensData},
     server::{
         domain::{AuthError, EndReason, Signin, SigninKind, User},
         AppState,
@@ -259,6 +259,146 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
         see_other(target);
     }
     Ok(())
+}
+
+/// Formats Unix seconds for people: `2026-11-21 14:05 UTC`.
+fn human_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// The signed-in user and sign-in, or a redirect to `/login` (for server functions behind pages).
+async fn signed_in(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(User, Signin)>, ServerFnError> {
+    match current(state, session).await {
+        Ok(found) => Ok(found),
+        Err(err) => {
+            log_unexpected(&err);
+            Err(ServerFnError::new(
+                "Signoff is unavailable right now. Try again in a moment.",
+            ))
+        }
+    }
+}
+
+/// Body of `auth::tokens_page`.
+pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
+    let (state, session, _) = context().await?;
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let Some((user, signin)) = signed_in(&state, &session).await? else {
+        return Ok(None);
+    };
+    let tokens = state.auth.personal_tokens(&user.id).await.map_err(|err| {
+        log_unexpected(&err);
+        ServerFnError::new("Signoff is unavailable right now. Try again in a moment.")
+    })?;
+    Ok(Some(TokensData {
+        me: Me { email: user.email },
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                created: human_time(t.created_at),
+                last_used: t.last_used_at.map(human_time),
+            })
+            .collect(),
+        new_token: state.reveal.take(&signin.id),
+    }))
+}
+
+/// Body of `auth::create_token`. The clear text is kept in this server's memory only (never in the
+/// database or the session store) until the `/tokens` page shows it, once.
+pub async fn create_token(name: String) -> Result<(), ServerFnError> {
+    let (state, session, parts) = context().await?;
+    let Some((user, signin)) = signed_in(&state, &session).await? else {
+        see_other("/login");
+        return Ok(());
+    };
+    match state
+        .auth
+        .create_personal_token(&user, &name, &crate::server::http::client_meta(&parts))
+        .await
+    {
+        Ok(issued) => {
+            let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
+            state.reveal.put(
+                &signin.id,
+                NewToken {
+                    name: name.trim().to_owned(),
+                    token,
+                },
+            );
+            see_other("/tokens");
+        }
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+        }
+    }
+    Ok(())
+}
+
+/// Body of `auth::revoke_token`: ends the token's sign-in if it is one of this user's personal tokens.
+pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((user, _)) = signed_in(&state, &session).await? else {
+        see_other("/login");
+        return Ok(());
+    };
+    let owned = match state.auth.personal_tokens(&user.id).await {
+        Ok(tokens) => tokens.iter().any(|t| t.id == id),
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+            return Ok(());
+        }
+    };
+    if !owned {
+        see_other("/tokens?error=gone");
+        return Ok(());
+    }
+    match state.auth.end_signin(&id, EndReason::Revoked).await {
+        Ok(true) => see_other("/tokens?revoked=1"),
+        Ok(false) => see_other("/tokens?error=gone"),
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+        }
+    }
+    Ok(())
+}
+
+/// Just-created tokens waiting to be shown once, in this process's memory, by sign-in id.
+#[derive(Clone, Default)]
+pub struct Reveal(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (NewToken, std::time::Instant)>>,
+    >,
+);
+
+impl Reveal {
+    /// How long an unshown token waits before it is forgotten.
+    const TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+    fn put(&self, signin_id: &str, token: NewToken) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+        map.insert(signin_id.to_owned(), (token, std::time::Instant::now()));
+    }
+
+    fn take(&self, signin_id: &str) -> Option<NewToken> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(signin_id)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(t, _)| t)
+    }
 }
 
 #[cfg(test)]

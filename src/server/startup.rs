@@ -19,6 +19,8 @@ pub struct AppState {
     pub auth: Auth,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// Personal tokens just created, waiting to be shown once (memory only).
+    pub reveal: crate::server::browser::Reveal,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,6 +58,7 @@ impl Application {
             leptos_options: config.leptos.clone(),
             auth,
             config: Arc::new(config),
+            reveal: Default::default(),
         };
         let router = http::router(state.clone(), sessions);
         Ok(Self {

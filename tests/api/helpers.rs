@@ -26,8 +26,39 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// Everything every server in this test binary logged (at `debug`), for the no-secrets test.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .init();
+    });
+}
+
 /// Starts another server on an existing database (as after a restart).
 pub async fn start(database_url: &str) -> TestApp {
+    capture_logs();
     let app = Application::build(Config::for_tests(database_url))
         .await
         .expect("the server starts");

@@ -4,4 +4,5 @@ mod account_api;
 mod across;
 mod browser;
 mod dialects;
+mod docs_and_logs;
 mod helpers;

@@ -123,6 +123,8 @@ pub enum EndReason {
     LogoutGlobal,
     /// A rotated refresh token was presented again.
     RefreshReuse,
+    /// The user revoked a personal token.
+    Revoked,
 }
 
 impl EndReason {
@@ -133,6 +135,7 @@ impl EndReason {
             Self::LogoutOthers => "logout_others",
             Self::LogoutGlobal => "logout_global",
             Self::RefreshReuse => "refresh_reuse",
+            Self::Revoked => "revoked",
         }
     }
 }

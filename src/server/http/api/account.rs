@@ -60,6 +60,18 @@ struct Credentials {
 }
 
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
+#[utoipa::path(post, path = "/api/v1/account/register", operation_id = "account_register", tag = "seed 000: account",
+    request_body = super::openapi::Credentials,
+    responses(
+        (status = 201, description = "Account created", body = super::openapi::AccountUser),
+        (status = 400, description = "Body is not a JSON object", body = super::openapi::AccountError),
+        (status = 409, description = "Email already taken", body = super::openapi::AccountError),
+        (status = 422, description = "Bad email, or password under 8 characters", body = super::openapi::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+    ))]
 async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
     let user = state
@@ -75,6 +87,18 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
 
 /// `POST /api/v1/account/login` → 200 with an opaque token for a new sign-in; 401 on a wrong email
 /// or password (one answer for both).
+#[utoipa::path(post, path = "/api/v1/account/login", operation_id = "account_login", tag = "seed 000: account",
+    request_body = super::openapi::Credentials,
+    responses(
+        (status = 200, description = "A new sign-in with an opaque token", body = super::openapi::AccountToken),
+        (status = 400, description = "Body is not a JSON object", body = super::openapi::AccountError),
+        (status = 401, description = "Wrong email or password (one answer for both)", body = super::openapi::AccountError),
+        (status = 422, description = "A field is missing or not a string", body = super::openapi::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+    ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
     let user = state
@@ -93,6 +117,17 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
 }
 
 /// `GET /api/v1/account/me` → the token's user.
+#[utoipa::path(get, path = "/api/v1/account/me", operation_id = "account_me", tag = "seed 000: account",
+    params(("token" = Option<String>, Query, description = "The token, if not sent as a bearer header")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token's user", body = super::openapi::AccountUser),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::openapi::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+    ))]
 async fn me(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -104,6 +139,18 @@ async fn me(
 
 /// `GET /api/v1/account/logout?token=T` (or a bearer header) → ends the token's sign-in.
 /// No token at all is 422 ("Failed validation."), as the seed documents.
+#[utoipa::path(get, path = "/api/v1/account/logout", operation_id = "account_logout", tag = "seed 000: account",
+    params(("token" = Option<String>, Query, description = "The token to log out (or send a bearer header)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out: the token's sign-in has ended", body = super::openapi::AccountMessage),
+        (status = 401, description = "Unknown, expired or already revoked token", body = super::openapi::AccountError),
+        (status = 422, description = "No token at all (`Failed validation.`)", body = super::openapi::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+    ))]
 async fn logout(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

@@ -80,6 +80,22 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /auth/logout` → 200 `{"message":"Logged out successfully"}`.
+#[utoipa::path(post, path = "/auth/logout", operation_id = "auth_logout", tag = "seed 001: auth",
+    request_body(content = Option<super::openapi::LogoutRequest>, description = "Optional; `local` when absent"),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = super::openapi::Message),
+        (status = 400, description = "Body is not a JSON object (`INVALID_INPUT`)", body = super::openapi::DescribedError),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked credential", body = super::openapi::DescribedError),
+        (status = 403, description = "Cookie-authenticated request from another site", body = super::openapi::DescribedError),
+        (status = 404, description = "`session_id` is no sign-in of this user", body = super::openapi::DescribedError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::DescribedError),
+        (status = 409, description = "`session_id`'s sign-in has already ended", body = super::openapi::DescribedError),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::DescribedError),
+        (status = 422, description = "Bad `scope`, bad `session_id`, or both", body = super::openapi::DescribedError),
+        (status = 500, description = "Unexpected error", body = super::openapi::DescribedError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::DescribedError),
+    ))]
 async fn logout(
     State(state): State<AppState>,
     session: Session,

@@ -93,6 +93,17 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
 }
 
 /// `POST /api/auth/login` `{"email","password"}` → a JWT pair for a new sign-in.
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "jwt_login", tag = "seed 004: jwt",
+    request_body = super::openapi::Credentials,
+    responses(
+        (status = 200, description = "A new sign-in with a JWT pair", body = super::openapi::JwtPair),
+        (status = 400, description = "A field missing, not a string or empty", body = super::openapi::JwtValidation),
+        (status = 401, description = "Wrong email or password", body = super::openapi::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+    ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
     let email = required(&fields, "email")?;
@@ -106,6 +117,17 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
 }
 
 /// `POST /api/auth/refresh` `{"refresh_token"}` → a new pair; the old refresh token is used up.
+#[utoipa::path(post, path = "/api/auth/refresh", operation_id = "jwt_refresh", tag = "seed 004: jwt",
+    request_body = super::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair; the old refresh and access tokens stop working", body = super::openapi::JwtPair),
+        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::openapi::JwtValidation),
+        (status = 401, description = "Invalid, expired or revoked; an already-rotated token ends the whole sign-in", body = super::openapi::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+    ))]
 async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
     let token = required(&fields, "refresh_token")?;
@@ -115,6 +137,18 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
 
 /// `POST /api/auth/logout`, bearer access token, `{"refresh_token"}` → both are refused from then on.
 /// A refresh token of another sign-in is 401 and revokes nothing.
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "jwt_logout", tag = "seed 004: jwt",
+    request_body = super::openapi::RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Both tokens are refused from now on", body = super::openapi::JwtPlain),
+        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::openapi::JwtValidation),
+        (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::openapi::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+    ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
     let who = authenticate(&state, bearer(&headers)?).await?;
     let fields = object(&body)?;

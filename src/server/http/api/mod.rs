@@ -8,6 +8,7 @@
 pub mod account;
 pub mod auth_logout;
 pub mod jwt;
+pub mod openapi;
 pub mod v1_logout;
 
 use std::marker::PhantomData;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth_logout::router())
         .merge(v1_logout::router())
         .merge(jwt::router())
+        .merge(openapi::router())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }
 

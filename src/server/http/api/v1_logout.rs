@@ -39,6 +39,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `DELETE /api/v1/logout` → 204: the token's sign-in is over.
+#[utoipa::path(delete, path = "/api/v1/logout", operation_id = "v1_logout", tag = "seed 002: v1",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out; empty body"),
+        (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::openapi::Message),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::Message),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::Message),
+        (status = 500, description = "Unexpected error", body = super::openapi::Message),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::Message),
+    ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
     let who = authenticate(&state, bearer(&headers)?).await?;
     state.auth.logout(&who, Scope::Local).await?;

@@ -1,0 +1,155 @@
+//! The OpenAPI document, the reference page, and what reaches the logs.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{captured_logs, spawn_app, PASSWORD};
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
+    let app = spawn_app().await;
+    let res = app.get("/api/openapi.json", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let expected = [
+        ("/api/v1/account/register", "post"),
+        ("/api/v1/account/login", "post"),
+        ("/api/v1/account/me", "get"),
+        ("/api/v1/account/logout", "get"),
+        ("/auth/logout", "post"),
+        ("/api/v1/logout", "delete"),
+        ("/api/auth/login", "post"),
+        ("/api/auth/refresh", "post"),
+        ("/api/auth/logout", "post"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (path, method) in expected {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is documented");
+        assert!(
+            op["responses"]["401"].is_object() || path.ends_with("register"),
+            "{method} {path} documents 401"
+        );
+    }
+    assert_eq!(
+        doc["paths"]["/auth/logout"]["post"]["responses"]
+            .as_object()
+            .unwrap()
+            .len(),
+        11
+    );
+    // Kept for the standard validator that scripts/test runs on it.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/openapi.json");
+    std::fs::write(out, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn the_api_reference_page_is_public_and_lists_the_endpoints() {
+    let app = spawn_app().await;
+    let res = app.get("/docs/api", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    for needle in [
+        "API reference",
+        "/api/v1/account/logout",
+        "/auth/logout",
+        "/api/auth/refresh",
+        "DELETE",
+        "/api/openapi.json",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+}
+
+#[tokio::test]
+async fn no_token_or_password_ever_reaches_the_log() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let opaque = app.opaque_token("ada@example.com").await;
+    let (access, refresh) = app.jwt_pair("ada@example.com").await;
+    let cookie = app.browser_login("ada@example.com").await;
+    let session_id = cookie.split_once('=').unwrap().1.to_owned();
+    // Tokens in the query string, headers and bodies, on success and on failure paths.
+    app.client
+        .get(app.url(&format!("/api/v1/account/me?token={opaque}")))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(app.url(&format!("/api/v1/account/nope?token={opaque}")))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .post(app.url(&format!("/api/v1/account/logout?token={opaque}")))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .post(app.url("/api/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .post(app.url("/api/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&access)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(app.url(&format!("/api/v1/account/logout?token={opaque}")))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(app.url(&format!("/api/v1/account/logout?token={opaque}")))
+        .send()
+        .await
+        .unwrap();
+    app.form("logout", Some(&cookie), &[]).await;
+    app.form(
+        "login",
+        None,
+        &[
+            ("email", "ada@example.com"),
+            ("password", "wrong password 123"),
+        ],
+    )
+    .await;
+
+    let logs = captured_logs();
+    assert!(
+        logs.contains("/api/v1/account/logout"),
+        "the log capture works: {} bytes",
+        logs.len()
+    );
+    for secret in [
+        opaque.as_str(),
+        access.as_str(),
+        refresh.as_str(),
+        session_id.as_str(),
+        PASSWORD,
+        "wrong password 123",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the log: {}…",
+            &secret[..8]
+        );
+    }
+}
