@@ -256,8 +256,10 @@ fn HomePage() -> impl IntoView {
 /// `/tokens`: named personal tokens: create (shown once), see when each was last used, revoke.
 #[component]
 fn TokensPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| tokens_page());
     let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    // Loaded again after each create or revoke (with JavaScript; without, each is a new page).
+    let data = Resource::new(move || (create.version().get(), revoke.version().get()), |_| tokens_page());
     let query = use_query_map();
     let revoked = move || query.with(|q| q.get("revoked").is_some());
     let error = query_error();
@@ -288,7 +290,7 @@ fn TokensPage() -> impl IntoView {
                                         <button type="submit" class="button button-primary">"Create token"</button>
                                     </div>
                                 </ActionForm>
-                                <TokenList tokens=page.tokens/>
+                                <TokenList tokens=page.tokens revoke/>
                             </section>
                         </SignedInLayout>
                     }.into_any(),
@@ -340,7 +342,7 @@ fn NewTokenBox(token: NewToken) -> impl IntoView {
 
 /// The active personal tokens, each with **Revoke**.
 #[component]
-fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
+fn TokenList(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     if tokens.is_empty() {
         return view! { <p class="empty">"No personal tokens yet."</p> }.into_any();
     }
@@ -348,7 +350,7 @@ fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
         <table class="list">
             <thead><tr><th scope="col">"Name"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
             <tbody>
-                {tokens.into_iter().map(|t| view! { <TokenRow token=t/> }).collect_view()}
+                {tokens.into_iter().map(|t| view! { <TokenRow token=t revoke/> }).collect_view()}
             </tbody>
         </table>
     }
@@ -356,8 +358,7 @@ fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
 }
 
 #[component]
-fn TokenRow(token: TokenView) -> impl IntoView {
-    let revoke = ServerAction::<RevokeToken>::new();
+fn TokenRow(token: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     let label = format!("Revoke {}", token.name);
     view! {
         <tr>
