@@ -259,7 +259,10 @@ fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     // Loaded again after each create or revoke (with JavaScript; without, each is a new page).
-    let data = Resource::new(move || (create.version().get(), revoke.version().get()), |_| tokens_page());
+    let data = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| tokens_page(),
+    );
     let query = use_query_map();
     let revoked = move || query.with(|q| q.get("revoked").is_some());
     let error = query_error();

@@ -34,7 +34,8 @@ pub async fn api_reference() -> Result<Vec<Endpoint>, ServerFnError> {
             continue;
         };
         for (method, op) in ops {
-            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            // The document's texts are Markdown; this page shows them plain.
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().replace('`', "");
             let responses = op["responses"]
                 .as_object()
                 .map(|r| {
@@ -53,5 +54,7 @@ pub async fn api_reference() -> Result<Vec<Endpoint>, ServerFnError> {
             });
         }
     }
+    // Seed order (000, 001, 002, 004); the sort is stable, so each keeps its own order.
+    out.sort_by(|a, b| a.tag.cmp(&b.tag));
     Ok(out)
 }
