@@ -13,7 +13,8 @@ use leptos_router::{
 };
 
 use crate::auth::{
-    tokens_page, whoami, CreateToken, Login, Logout, NewToken, Register, RevokeToken, TokenView,
+    sessions_page, tokens_page, whoami, ChangePassword, CreateToken, EndSession, Login, Logout,
+    LogoutEverywhere, LogoutOthers, NewToken, Register, RevokeToken, SessionView, TokenView,
 };
 
 /// The HTML document around the app.
@@ -41,6 +42,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Marks the page once hydrated: browser tests wait for it before clicking.
     Effect::new(move |_| {
+        crate::tabs::follow_logouts();
         if let Some(root) = document().document_element() {
             let _ = root.set_attribute("data-hydrated", "true");
         }
@@ -55,6 +57,8 @@ pub fn App() -> impl IntoView {
                 // Async: the whole page waits for its data, so it is complete without JavaScript.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async/>
+                <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/register") view=RegisterPage/>
@@ -105,6 +109,7 @@ fn error_text(code: &str) -> Option<&'static str> {
         "email_taken" => "An account with this email already exists. Sign in instead.",
         "token_name" => "Give the token a name of 1 to 100 characters.",
         "gone" => "That was already revoked.",
+        "current_password" => "The current password is not right.",
         "unavailable" | "internal" => "Signoff is unavailable right now. Try again in a moment.",
         _ => return None,
     })
@@ -136,6 +141,12 @@ fn LoginPage() -> impl IntoView {
     let registered = move || query.with(|q| q.get("registered").is_some());
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = query_error();
+    // Now that this browser's sign-in has ended on the server, the other tabs may follow.
+    Effect::new(move |_| {
+        if logged_out() {
+            crate::tabs::announce_logout();
+        }
+    });
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to see where you are signed in.">
             <Show when=logged_out>
@@ -189,7 +200,9 @@ fn SignedInLayout(email: String, children: Children) -> impl IntoView {
                 <Brand/>
                 <nav class="app-nav" aria-label="Main">
                     <A href="/" exact=true>"Home"</A>
+                    <A href="/sessions">"Sessions"</A>
                     <A href="/tokens">"Tokens"</A>
+                    <A href="/account/password">"Password"</A>
                     <a href="/docs/api" rel="external">"API reference"</a>
                 </nav>
                 <div class="who">
@@ -305,6 +318,166 @@ fn TokensPage() -> impl IntoView {
     }
 }
 
+/// `/sessions`: every place the user is signed in, each with **Log out**, plus **Log out of all
+/// other sessions**, **Log out everywhere**, and the recent activity.
+#[component]
+fn SessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let others = ServerAction::<LogoutOthers>::new();
+    let everywhere = ServerAction::<LogoutEverywhere>::new();
+    let data = Resource::new(
+        move || (end.version().get(), others.version().get()),
+        |_| sessions_page(),
+    );
+    let query = use_query_map();
+    let ended = move || {
+        query.with(|q| match q.get("ended").as_deref() {
+            Some("others") => {
+                Some("You are signed out everywhere else. This browser stays signed in.")
+            }
+            Some(_) => Some("That session is signed out."),
+            None => None,
+        })
+    };
+    let error = query_error();
+    view! {
+        <Title text="Sessions"/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(page)) => {
+                        let others_count = page.sessions.iter().filter(|s| !s.current).count();
+                        view! {
+                            <SignedInLayout email=page.me.email.clone()>
+                                <ErrorBanner message=error/>
+                                <Show when=move || ended().is_some()>
+                                    <p class="banner banner-ok" role="status">{ended}</p>
+                                </Show>
+                                <section class="card wide">
+                                    <h1>"Where you're signed in"</h1>
+                                    <p class="subtitle">
+                                        "Every browser, API token and app signed in as you. Log out of any you do not recognise."
+                                    </p>
+                                    <ul class="sessions">
+                                        {page.sessions.into_iter().map(|s| view! { <SessionRow session=s end/> }).collect_view()}
+                                    </ul>
+                                    <div class="bulk-actions">
+                                        <ActionForm action=others>
+                                            <button type="submit" class="button button-secondary" disabled=others_count == 0>
+                                                "Log out of all other sessions"
+                                            </button>
+                                        </ActionForm>
+                                        <ActionForm action=everywhere>
+                                            <button type="submit" class="button button-danger-solid">"Log out everywhere"</button>
+                                        </ActionForm>
+                                    </div>
+                                </section>
+                                <section class="card wide">
+                                    <h2>"Recent activity"</h2>
+                                    <ol class="activity">
+                                        {page.activity.into_iter().map(|a| view! {
+                                            <li>
+                                                <span class="activity-what">{a.what}</span>
+                                                <span class="activity-detail">{a.detail}</span>
+                                                <time class="activity-at">{a.at}</time>
+                                            </li>
+                                        }).collect_view()}
+                                    </ol>
+                                </section>
+                            </SignedInLayout>
+                        }
+                        .into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(_) => view! { <Unavailable/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// One sign-in on `/sessions`.
+#[component]
+fn SessionRow(session: SessionView, end: ServerAction<EndSession>) -> impl IntoView {
+    let label = if session.current {
+        "Log out this device".to_owned()
+    } else {
+        format!("Log out {} ({})", session.what, session.device)
+    };
+    view! {
+        <li class="session" class:current=session.current data-testid="session">
+            <div class="session-main">
+                <p class="session-what">
+                    {session.what.clone()}
+                    {session.current.then(|| view! { <span class="badge">"This device"</span> })}
+                </p>
+                <p class="session-meta">
+                    {session.device} " · " {session.ip} " · signed in " {session.created} " · last active " {session.last_used}
+                </p>
+            </div>
+            <ActionForm action=end>
+                <input type="hidden" name="id" value=session.id/>
+                <button type="submit" class="button button-danger" aria-label=label>"Log out"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+/// `/account/password`: change the password; by default every other sign-in ends.
+#[component]
+fn PasswordPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    let action = ServerAction::<ChangePassword>::new();
+    let query = use_query_map();
+    let changed = move || {
+        query.with(|q| {
+            q.get("changed").map(|n| match n.as_str() {
+                "0" => "Password changed.".to_owned(),
+                "1" => "Password changed. 1 other sign-in was ended.".to_owned(),
+                n => format!("Password changed. {n} other sign-ins were ended."),
+            })
+        })
+    };
+    let error = query_error();
+    view! {
+        <Title text="Password"/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! {
+                        <SignedInLayout email=me.email>
+                            <ErrorBanner message=error/>
+                            <Show when=move || changed().is_some()>
+                                <p class="banner banner-ok" role="status">{changed}</p>
+                            </Show>
+                            <section class="card">
+                                <h1>"Change password"</h1>
+                                <p class="subtitle">"You need your current password to set a new one."</p>
+                                <ActionForm action=action attr:class="form">
+                                    <label for="current-password">"Current password"</label>
+                                    <input id="current-password" name="current_password" type="password"
+                                        autocomplete="current-password" required/>
+                                    <label for="new-password">"New password"</label>
+                                    <input id="new-password" name="new_password" type="password"
+                                        autocomplete="new-password" required minlength="8" maxlength="1024"/>
+                                    <p class="help">"At least 8 characters."</p>
+                                    <label class="check">
+                                        <input type="checkbox" name="sign_out_others" value="on" checked/>
+                                        "Sign out of all other sessions"
+                                    </label>
+                                    <button type="submit" class="button button-primary">"Change password"</button>
+                                </ActionForm>
+                            </section>
+                        </SignedInLayout>
+                    }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(_) => view! { <Unavailable/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 /// The token just created, shown once, with a copy button (JavaScript) and selectable text.
 #[component]
 fn NewTokenBox(token: NewToken) -> impl IntoView {
@@ -389,6 +562,7 @@ fn ApiReferencePage() -> impl IntoView {
                 <Brand/>
                 <nav class="app-nav" aria-label="Main">
                     <A href="/">"Home"</A>
+                    <A href="/sessions">"Sessions"</A>
                     <A href="/tokens">"Tokens"</A>
                     <a href="/docs/api" aria-current="page">"API reference"</a>
                 </nav>

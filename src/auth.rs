@@ -62,6 +62,86 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
     crate::server::browser::revoke_token(id).await
 }
 
+/// One active sign-in on the `/sessions` page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The sign-in id.
+    pub id: String,
+    /// "Browser session", "API token", "JWT client" or "Personal token “name”".
+    pub what: String,
+    /// Browser and OS from the user agent, e.g. "Chrome 120 on Linux".
+    pub device: String,
+    /// IP address at sign-in.
+    pub ip: String,
+    /// When it started.
+    pub created: String,
+    /// When it was last used.
+    pub last_used: String,
+    /// This browser's own sign-in.
+    pub current: bool,
+}
+
+/// One audit event on the `/sessions` page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    /// When.
+    pub at: String,
+    /// What, in words ("Signed in", "Logged out", …).
+    pub what: String,
+    /// Details (scope, which page or API).
+    pub detail: String,
+}
+
+/// Everything the `/sessions` page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsData {
+    /// Who is signed in.
+    pub me: Me,
+    /// Every active sign-in of the user, this one included.
+    pub sessions: Vec<SessionView>,
+    /// The latest audit events.
+    pub activity: Vec<ActivityView>,
+}
+
+/// The `/sessions` page's data, or `None` when signed out.
+#[server(prefix = "/_fn", endpoint = "sessions_page")]
+pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
+    crate::server::browser::sessions_page().await
+}
+
+/// Ends one sign-in of the user (this browser's own: a full logout), then redirects.
+#[server(prefix = "/_fn", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), ServerFnError> {
+    crate::server::browser::end_session(id).await
+}
+
+/// Ends every other sign-in of the user; this browser stays signed in.
+#[server(prefix = "/_fn", endpoint = "logout_others")]
+pub async fn logout_others() -> Result<(), ServerFnError> {
+    crate::server::browser::logout_others().await
+}
+
+/// Ends every sign-in of the user, this browser's included.
+#[server(prefix = "/_fn", endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<(), ServerFnError> {
+    crate::server::browser::logout_everywhere().await
+}
+
+/// Changes the password (the current one required); by default ends every other sign-in.
+#[server(prefix = "/_fn", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    sign_out_others: Option<String>,
+) -> Result<(), ServerFnError> {
+    crate::server::browser::change_password(
+        current_password,
+        new_password,
+        sign_out_others.is_some(),
+    )
+    .await
+}
+
 /// The signed-in user, or `None`.
 #[server(prefix = "/_fn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod reference;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod tabs;
 
 /// Entry point of the browser bundle: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -9,9 +9,9 @@ use secrecy::SecretString;
 use tower_sessions::Session;
 
 use crate::{
-    auth::{Me, NewToken, TokenView, TokensData},
+    auth::{ActivityView, Me, NewToken, SessionView, SessionsData, TokenView, TokensData},
     server::{
-        domain::{AuthError, EndReason, Signin, SigninKind, User},
+        domain::{AuthError, EndReason, Principal, Scope, Signin, SigninKind, User, Via},
         AppState,
     },
 };
@@ -177,7 +177,10 @@ pub async fn login(
             .await
             .map_err(session_error)?
         {
-            state.auth.end_signin(&old, EndReason::Superseded).await?;
+            state
+                .auth
+                .end_signin(&old, EndReason::Superseded, "sign-in page")
+                .await?;
         }
         let signin = state
             .auth
@@ -185,6 +188,7 @@ pub async fn login(
                 &user,
                 SigninKind::Browser,
                 &crate::server::http::client_meta(&parts),
+                "browser sign-in",
             )
             .await?;
         // A new session id at every login: a fixated id from before is worthless.
@@ -221,14 +225,31 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
             .await
             .map_err(session_error)?
         {
-            state.auth.end_signin(&id, EndReason::Logout).await?;
+            state
+                .auth
+                .end_signin(&id, EndReason::Logout, "Log out button")
+                .await?;
         }
-        // Deletes the record from the store; tower-sessions then sends a removal cookie.
-        session.flush().await.map_err(session_error)?;
         Ok::<_, AuthError>(())
     }
     .await;
-    if let Err(err) = ended {
+    finish_logout(&state, &session, ended, next.as_deref()).await
+}
+
+/// The end of every browser logout: once the sign-in is ended (`ended` is Ok), deletes the session
+/// from the store (tower-sessions then sends a removal cookie), sends `Clear-Site-Data` and a removal
+/// cookie with every attribute the cookie was set with, and redirects (303) to `/login` or `next`.
+async fn finish_logout(
+    state: &AppState,
+    session: &Session,
+    ended: Result<(), AuthError>,
+    next: Option<&str>,
+) -> Result<(), ServerFnError> {
+    let flushed = match ended {
+        Ok(()) => session.flush().await.map_err(session_error),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = flushed {
         log_unexpected(&err);
         see_other(&with_query("/", &[("error", error_code(&err))]));
         return Ok(());
@@ -252,11 +273,215 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
     if let Ok(value) = HeaderValue::from_str(&removal) {
         res.append_header(header::SET_COOKIE, value);
     }
-    let target = local_path_or(next.as_deref(), "/login");
+    let target = local_path_or(next, "/login");
     if target == "/login" {
         see_other("/login?logged_out=1");
     } else {
         see_other(target);
+    }
+    Ok(())
+}
+
+/// The browser's sign-in as a [`Principal`], for the domain's logout.
+fn principal(user: User, signin: Signin) -> Principal {
+    Principal {
+        user,
+        signin_id: signin.id,
+        via: Via::Session,
+    }
+}
+
+/// Body of `auth::sessions_page`.
+pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
+    let (state, session, _) = context().await?;
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let Some((user, current)) = signed_in(&state, &session).await? else {
+        return Ok(None);
+    };
+    let unavailable = |err: AuthError| {
+        log_unexpected(&err);
+        ServerFnError::new("Signoff is unavailable right now. Try again in a moment.")
+    };
+    let signins = state
+        .auth
+        .active_signins(&user.id)
+        .await
+        .map_err(unavailable)?;
+    let activity = state
+        .auth
+        .recent_activity(&user.id, 20)
+        .await
+        .map_err(unavailable)?;
+    Ok(Some(SessionsData {
+        me: Me { email: user.email },
+        sessions: signins
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == current.id,
+                what: match (s.kind.as_str(), &s.token_name) {
+                    ("browser", _) => "Browser session".to_owned(),
+                    ("token", _) => "API token".to_owned(),
+                    ("jwt", _) => "JWT client".to_owned(),
+                    (_, Some(name)) => format!("Personal token “{name}”"),
+                    _ => "Personal token".to_owned(),
+                },
+                device: describe_agent(s.user_agent.as_deref()),
+                ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+                created: human_time(s.created_at),
+                last_used: human_time(s.last_seen_at),
+                id: s.id,
+            })
+            .collect(),
+        activity: activity
+            .into_iter()
+            .map(|e| ActivityView {
+                at: human_time(e.at),
+                what: match e.event.as_str() {
+                    "sign_in" => "Signed in",
+                    "logout" => "Logged out",
+                    "token_created" => "Token created",
+                    "token_revoked" => "Token revoked",
+                    "refresh_token_reuse" => "Refresh token reused: sign-in ended",
+                    "sign_in_replaced" => "Sign-in replaced",
+                    "password_changed" => "Password changed",
+                    _ => "Account event",
+                }
+                .to_owned(),
+                detail: e.detail,
+            })
+            .collect(),
+    }))
+}
+
+/// "Chrome 120 on Linux", from a user agent (parsed with the `woothee` crate).
+fn describe_agent(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
+        return "Unknown device".to_owned();
+    };
+    match woothee::parser::Parser::new().parse(ua) {
+        Some(r) if r.name != "UNKNOWN" => {
+            let version = r.version.split('.').next().unwrap_or_default();
+            let browser = if version.is_empty() || version == "UNKNOWN" {
+                r.name.to_owned()
+            } else {
+                format!("{} {version}", r.name)
+            };
+            if r.os == "UNKNOWN" {
+                browser
+            } else {
+                format!("{browser} on {}", r.os)
+            }
+        }
+        _ => ua.chars().take(40).collect(),
+    }
+}
+
+/// Body of `auth::end_session`.
+pub async fn end_session(id: String) -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((user, current)) = signed_in(&state, &session).await? else {
+        see_other("/login");
+        return Ok(());
+    };
+    if id == current.id {
+        let ended = state
+            .auth
+            .end_signin(&id, EndReason::Logout, "sessions page")
+            .await
+            .map(|_| ());
+        return finish_logout(&state, &session, ended, None).await;
+    }
+    match state
+        .auth
+        .logout(
+            &principal(user, current),
+            Scope::Signin(id),
+            "sessions page",
+        )
+        .await
+    {
+        Ok(()) => see_other("/sessions?ended=1"),
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query("/sessions", &[("error", error_code(&err))]));
+        }
+    }
+    Ok(())
+}
+
+/// Body of `auth::logout_others`.
+pub async fn logout_others() -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((user, current)) = signed_in(&state, &session).await? else {
+        see_other("/login");
+        return Ok(());
+    };
+    match state
+        .auth
+        .logout(&principal(user, current), Scope::Others, "sessions page")
+        .await
+    {
+        Ok(()) => see_other("/sessions?ended=others"),
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query("/sessions", &[("error", error_code(&err))]));
+        }
+    }
+    Ok(())
+}
+
+/// Body of `auth::logout_everywhere`.
+pub async fn logout_everywhere() -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((user, current)) = signed_in(&state, &session).await? else {
+        return finish_logout(&state, &session, Ok(()), None).await;
+    };
+    let ended = match state
+        .auth
+        .logout(&principal(user, current), Scope::Global, "sessions page")
+        .await
+    {
+        Ok(()) | Err(AuthError::InvalidToken) => Ok(()),
+        Err(err) => Err(err),
+    };
+    finish_logout(&state, &session, ended, None).await
+}
+
+/// Body of `auth::change_password`.
+pub async fn change_password(
+    current: String,
+    new: String,
+    end_others: bool,
+) -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((user, signin)) = signed_in(&state, &session).await? else {
+        see_other("/login");
+        return Ok(());
+    };
+    let result = state
+        .auth
+        .change_password(
+            &user,
+            &signin.id,
+            SecretString::from(current),
+            SecretString::from(new),
+            end_others,
+        )
+        .await;
+    match result {
+        Ok(n) => see_other(&with_query(
+            "/account/password",
+            &[("changed", &n.to_string())],
+        )),
+        Err(AuthError::InvalidCredentials) => see_other("/account/password?error=current_password"),
+        Err(err) => {
+            log_unexpected(&err);
+            see_other(&with_query(
+                "/account/password",
+                &[("error", error_code(&err))],
+            ));
+        }
     }
     Ok(())
 }
@@ -364,7 +589,11 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
         see_other("/tokens?error=gone");
         return Ok(());
     }
-    match state.auth.end_signin(&id, EndReason::Revoked).await {
+    match state
+        .auth
+        .end_signin(&id, EndReason::Revoked, "tokens page")
+        .await
+    {
         Ok(true) => see_other("/tokens?revoked=1"),
         Ok(false) => see_other("/tokens?error=gone"),
         Err(err) => {

@@ -148,10 +148,15 @@ impl TestApp {
 
     /// `POST /api/v1/account/login` → the opaque token.
     pub async fn opaque_token(&self, email: &str) -> String {
+        self.opaque_token_with(email, PASSWORD).await
+    }
+
+    /// `POST /api/v1/account/login` with a given password → the opaque token.
+    pub async fn opaque_token_with(&self, email: &str, password: &str) -> String {
         let res = self
             .client
             .post(self.url("/api/v1/account/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
+            .json(&json!({"email": email, "password": password}))
             .send()
             .await
             .unwrap();
@@ -195,6 +200,18 @@ impl TestApp {
 
     /// Runs SQL against the test database (to inspect state, or to break it on purpose).
     pub async fn sql_count(&self, sql: &str) -> i64 {
+        match self.state.auth.db() {
+            signoff::server::db::Db::Sqlite(p) => {
+                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+            }
+            signoff::server::db::Db::Postgres(p) => {
+                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+            }
+        }
+    }
+
+    /// One text value from the test database.
+    pub async fn sql_text(&self, sql: &str) -> String {
         match self.state.auth.db() {
             signoff::server::db::Db::Sqlite(p) => {
                 sqlx::query_scalar(sql).fetch_one(p).await.unwrap()

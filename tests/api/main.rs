@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real server on port 0 with a fresh database and talks HTTP.
 
 mod account_api;
+mod account_pages;
 mod across;
 mod browser;
 mod dialects;

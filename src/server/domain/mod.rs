@@ -9,11 +9,12 @@
 //! let auth = Auth::init(db, None).await?;
 //! let user = auth.register("ada@example.com", "correct horse".into()).await?;
 //! let user = auth.authenticate("ADA@example.com ", "correct horse".into()).await?;
-//! let signin = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default()).await?;
-//! assert!(auth.end_signin(&signin.id, EndReason::Logout).await?);
+//! let signin = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default(), "sign-in page").await?;
+//! assert!(auth.end_signin(&signin.id, EndReason::Logout, "Log out button").await?);
 //! assert!(auth.active_signin(&signin.id).await?.is_none());
 //! ```
 
+pub mod account;
 pub mod password;
 pub mod tokens;
 pub mod validate;
@@ -25,9 +26,30 @@ use crate::{
     server::db::{self, now, Db},
     with_pool,
 };
+pub use account::{AuditEvent, SigninInfo};
 use password::{HashError, Hasher, PasswordHashString};
 pub use tokens::{IssuedToken, JwtPair, PersonalToken, Principal, Scope, Via};
 pub use validate::InputError;
+
+/// Appends an audit row through `$conn` (a transaction): who, what, which sign-in, a short detail.
+/// Never pass a token or a password here.
+macro_rules! audit_row {
+    ($conn:expr, $user:expr, $event:expr, $signin:expr, $detail:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_events (id, user_id, at, event, signin_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind($user)
+        .bind($crate::server::db::now())
+        .bind($event)
+        .bind($signin)
+        .bind($detail)
+        .execute($conn)
+        .await
+    };
+}
+
+pub(crate) use audit_row as audit;
 
 /// Domain errors. The HTTP layers map each to their own status and envelope.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +147,8 @@ pub enum EndReason {
     RefreshReuse,
     /// The user revoked a personal token.
     Revoked,
+    /// The user changed the password and chose to end the other sign-ins.
+    PasswordChanged,
 }
 
 impl EndReason {
@@ -136,6 +160,32 @@ impl EndReason {
             Self::LogoutGlobal => "logout_global",
             Self::RefreshReuse => "refresh_reuse",
             Self::Revoked => "revoked",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
+    /// The audit event that ending a sign-in for this reason records.
+    fn event(self) -> &'static str {
+        match self {
+            Self::Logout | Self::LogoutOthers | Self::LogoutGlobal | Self::PasswordChanged => {
+                "logout"
+            }
+            Self::Superseded => "sign_in_replaced",
+            Self::RefreshReuse => "refresh_token_reuse",
+            Self::Revoked => "token_revoked",
+        }
+    }
+
+    /// How the audit trail words this reason.
+    fn scope(self) -> &'static str {
+        match self {
+            Self::Logout => "this sign-in",
+            Self::LogoutOthers => "all other sign-ins",
+            Self::LogoutGlobal => "everywhere",
+            Self::Superseded => "signed in again",
+            Self::RefreshReuse => "a used refresh token was presented again",
+            Self::Revoked => "token revoked",
+            Self::PasswordChanged => "other sign-ins, after a password change",
         }
     }
 }
@@ -248,13 +298,14 @@ impl Auth {
         }
     }
 
-    /// Starts a sign-in for `user`.
+    /// Starts a sign-in for `user`, recording `detail` (what started it) in the audit trail.
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
     pub async fn start_signin(
         &self,
         user: &User,
         kind: SigninKind,
         meta: &ClientMeta,
+        detail: &str,
     ) -> Result<Signin> {
         let at = now();
         let signin = Signin {
@@ -264,12 +315,22 @@ impl Auth {
             last_seen_at: at,
         };
         let user_agent = meta.user_agent.as_deref().map(|ua| truncate(ua, 512));
-        with_pool!(&self.db, p => sqlx::query(
-            "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6)")
-            .bind(&signin.id).bind(&signin.user_id).bind(kind.as_str()).bind(at)
-            .bind(user_agent).bind(&meta.ip)
-            .execute(p).await.map(|r| r.rows_affected()))?;
+        let event = if kind == SigninKind::Personal {
+            "token_created"
+        } else {
+            "sign_in"
+        };
+        with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)")
+                .bind(&signin.id).bind(&signin.user_id).bind(kind.as_str()).bind(at)
+                .bind(user_agent).bind(&meta.ip)
+                .execute(&mut *tx).await?;
+            audit_row!(&mut *tx, &user.id, event, &signin.id, detail)?;
+            tx.commit().await
+        }.await)?;
         tracing::info!(signin.id = %signin.id, kind = kind.as_str(), "signed in");
         Ok(signin)
     }
@@ -302,19 +363,55 @@ impl Auth {
         )))
     }
 
-    /// Ends one sign-in, revoking every credential it carries. Returns false when it had already
+    /// Ends one sign-in, revoking every credential it carries, and records it (with `via`: which
+    /// page or API asked) in the audit trail, in one transaction. Returns false when it had already
     /// ended (or never existed): of two racing logouts exactly one gets true.
     #[tracing::instrument(skip_all, fields(signin.id = %signin_id, reason = reason.as_str()))]
-    pub async fn end_signin(&self, signin_id: &str, reason: EndReason) -> Result<bool> {
-        let done = with_pool!(&self.db, p => sqlx::query(
-            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-            .bind(now()).bind(reason.as_str()).bind(signin_id)
-            .execute(p).await.map(|r| r.rows_affected()))?;
-        let ended = done == 1;
+    pub async fn end_signin(&self, signin_id: &str, reason: EndReason, via: &str) -> Result<bool> {
+        let detail = format!("{} (via {via})", reason.scope());
+        let ended = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            let user: Option<(String,)> = sqlx::query_as(
+                "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL \
+                 RETURNING user_id")
+                .bind(now()).bind(reason.as_str()).bind(signin_id)
+                .fetch_optional(&mut *tx).await?;
+            if let Some((user_id,)) = &user {
+                audit_row!(&mut *tx, user_id, reason.event(), signin_id, &detail)?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(user.is_some())
+        }.await)?;
         if ended {
             tracing::info!("sign-in ended");
         }
         Ok(ended)
+    }
+
+    /// Ends every active sign-in of `user_id` except `keep`, with one audit row for all of them.
+    pub(crate) async fn end_user_signins(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: EndReason,
+        via: &str,
+    ) -> Result<u64> {
+        let n = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE signins SET ended_at = $1, end_reason = $2 \
+                 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
+                .bind(now()).bind(reason.as_str()).bind(user_id).bind(keep.unwrap_or(""))
+                .execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                let detail = format!("{} ({n} sign-in{}, via {via})", reason.scope(), if n == 1 { "" } else { "s" });
+                audit_row!(&mut *tx, user_id, reason.event(), keep, &detail)?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(n)
+        }.await)?;
+        tracing::info!(ended = n, reason = reason.as_str(), "sign-ins ended");
+        Ok(n)
     }
 }
 
@@ -386,12 +483,18 @@ pub(crate) mod tests {
             .await
             .unwrap();
         let s = auth
-            .start_signin(&user, SigninKind::Browser, &ClientMeta::default())
+            .start_signin(&user, SigninKind::Browser, &ClientMeta::default(), "test")
             .await
             .unwrap();
         assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, user);
-        assert!(auth.end_signin(&s.id, EndReason::Logout).await.unwrap());
-        assert!(!auth.end_signin(&s.id, EndReason::Logout).await.unwrap());
+        assert!(auth
+            .end_signin(&s.id, EndReason::Logout, "test")
+            .await
+            .unwrap());
+        assert!(!auth
+            .end_signin(&s.id, EndReason::Logout, "test")
+            .await
+            .unwrap());
         assert!(auth.active_signin(&s.id).await.unwrap().is_none());
     }
 }

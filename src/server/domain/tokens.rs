@@ -8,7 +8,7 @@
 //! ```ignore
 //! let issued = auth.issue_opaque(&user, &meta).await?;          // POST /api/v1/account/login
 //! let me = auth.resolve(issued.token.expose_secret()).await?;    // any bearer-authenticated call
-//! auth.logout(&me, Scope::Local).await?;                         // any dialect's logout
+//! auth.logout(&me, Scope::Local, "test").await?;                         // any dialect's logout
 //! assert!(auth.resolve(issued.token.expose_secret()).await.is_err());
 //! ```
 
@@ -224,7 +224,14 @@ impl Auth {
     /// Starts a sign-in carrying one opaque login token (`POST /api/v1/account/login`).
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
     pub async fn issue_opaque(&self, user: &User, meta: &ClientMeta) -> Result<IssuedToken> {
-        let signin = self.start_signin(user, SigninKind::Token, meta).await?;
+        let signin = self
+            .start_signin(
+                user,
+                SigninKind::Token,
+                meta,
+                "API token sign-in (seed 000)",
+            )
+            .await?;
         let token = random_token(ACCESS_PREFIX);
         let expires_at = now() + OPAQUE_TTL;
         self.store_opaque(&signin.id, &token, None, Some(expires_at))
@@ -248,7 +255,14 @@ impl Auth {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AuthError::Input(super::InputError::InvalidTokenName));
         }
-        let signin = self.start_signin(user, SigninKind::Personal, meta).await?;
+        let signin = self
+            .start_signin(
+                user,
+                SigninKind::Personal,
+                meta,
+                &format!("personal token “{name}”"),
+            )
+            .await?;
         let token = random_token(PERSONAL_PREFIX);
         self.store_opaque(&signin.id, &token, Some(name), None)
             .await?;
@@ -270,7 +284,9 @@ impl Auth {
     /// Starts a sign-in carrying a JWT pair (`POST /api/auth/login`).
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
     pub async fn issue_jwt_pair(&self, user: &User, meta: &ClientMeta) -> Result<JwtPair> {
-        let signin = self.start_signin(user, SigninKind::Jwt, meta).await?;
+        let signin = self
+            .start_signin(user, SigninKind::Jwt, meta, "JWT sign-in (seed 004)")
+            .await?;
         let (pair, refresh_jti, access_jti) = self.sign_pair(&user.id, &signin.id)?;
         with_pool!(&self.db, p => sqlx::query(
             "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
@@ -335,7 +351,7 @@ impl Auth {
             "SELECT used_at FROM refresh_tokens WHERE jti = $1").bind(&claims.jti).fetch_optional(p).await)?;
         if matches!(used, Some((Some(_),))) {
             tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
-            self.end_signin(&claims.sid, EndReason::RefreshReuse)
+            self.end_signin(&claims.sid, EndReason::RefreshReuse, "seed 004 refresh")
                 .await?;
         }
         Err(AuthError::InvalidToken)
@@ -424,26 +440,34 @@ impl Auth {
     /// Of several racing logouts with one credential exactly one succeeds; the others get
     /// [`AuthError::InvalidToken`], as a later logout would.
     #[tracing::instrument(skip_all, fields(user.id = %who.user.id, signin.id = %who.signin_id))]
-    pub async fn logout(&self, who: &Principal, scope: Scope) -> Result<()> {
+    pub async fn logout(&self, who: &Principal, scope: Scope, via: &str) -> Result<()> {
         match scope {
             Scope::Local => {
-                if !self.end_signin(&who.signin_id, EndReason::Logout).await? {
+                if !self
+                    .end_signin(&who.signin_id, EndReason::Logout, via)
+                    .await?
+                {
                     return Err(AuthError::InvalidToken);
                 }
             }
             Scope::Global => {
                 if !self
-                    .end_signin(&who.signin_id, EndReason::LogoutGlobal)
+                    .end_signin(&who.signin_id, EndReason::LogoutGlobal, via)
                     .await?
                 {
                     return Err(AuthError::InvalidToken);
                 }
-                self.end_user_signins(&who.user.id, None, EndReason::LogoutGlobal)
+                self.end_user_signins(&who.user.id, None, EndReason::LogoutGlobal, via)
                     .await?;
             }
             Scope::Others => {
-                self.end_user_signins(&who.user.id, Some(&who.signin_id), EndReason::LogoutOthers)
-                    .await?;
+                self.end_user_signins(
+                    &who.user.id,
+                    Some(&who.signin_id),
+                    EndReason::LogoutOthers,
+                    via,
+                )
+                .await?;
             }
             Scope::Signin(id) => {
                 let state: Option<(Option<i64>,)> = with_pool!(&self.db, p => sqlx::query_as(
@@ -453,7 +477,7 @@ impl Auth {
                     None => return Err(AuthError::NotFound),
                     Some((Some(_),)) => return Err(AuthError::AlreadyEnded),
                     Some((None,)) => {
-                        if !self.end_signin(&id, EndReason::Logout).await? {
+                        if !self.end_signin(&id, EndReason::Logout, via).await? {
                             return Err(AuthError::AlreadyEnded);
                         }
                     }
@@ -461,22 +485,6 @@ impl Auth {
             }
         }
         Ok(())
-    }
-
-    /// Ends every active sign-in of `user_id` except `keep`.
-    async fn end_user_signins(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        reason: EndReason,
-    ) -> Result<u64> {
-        let n = with_pool!(&self.db, p => sqlx::query(
-            "UPDATE signins SET ended_at = $1, end_reason = $2 \
-             WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
-            .bind(now()).bind(reason.as_str()).bind(user_id).bind(keep.unwrap_or(""))
-            .execute(p).await.map(|r| r.rows_affected()))?;
-        tracing::info!(ended = n, reason = reason.as_str(), "sign-ins ended");
-        Ok(n)
     }
 }
 
@@ -514,13 +522,13 @@ mod tests {
             .await
             .unwrap();
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
-        auth.logout(&who, Scope::Local).await.unwrap();
+        auth.logout(&who, Scope::Local, "test").await.unwrap();
         assert!(matches!(
             auth.resolve(t.token.expose_secret()).await,
             Err(AuthError::InvalidToken)
         ));
         assert!(matches!(
-            auth.logout(&who, Scope::Local).await,
+            auth.logout(&who, Scope::Local, "test").await,
             Err(AuthError::InvalidToken)
         ));
     }
@@ -613,12 +621,12 @@ mod tests {
             async move { auth.resolve(&t).await.is_ok() }
         };
         let who = auth.resolve(a1.token.expose_secret()).await.unwrap();
-        auth.logout(&who, Scope::Others).await.unwrap();
+        auth.logout(&who, Scope::Others, "test").await.unwrap();
         assert!(live(&a1.token).await);
         assert!(!live(&a2.access_token).await);
         assert!(!live(&a3.token).await);
         assert!(live(&b1.token).await);
-        auth.logout(&who, Scope::Global).await.unwrap();
+        auth.logout(&who, Scope::Global, "test").await.unwrap();
         assert!(!live(&a1.token).await);
         assert!(live(&b1.token).await);
     }
@@ -642,19 +650,20 @@ mod tests {
         let other = auth.issue_opaque(&ada, &m).await.unwrap();
         let bobs = auth.issue_opaque(&bob, &m).await.unwrap();
         assert!(matches!(
-            auth.logout(&me, Scope::Signin(bobs.signin_id.clone()))
+            auth.logout(&me, Scope::Signin(bobs.signin_id.clone()), "test")
                 .await,
             Err(AuthError::NotFound)
         ));
         assert!(matches!(
-            auth.logout(&me, Scope::Signin("nope".into())).await,
+            auth.logout(&me, Scope::Signin("nope".into()), "test").await,
             Err(AuthError::NotFound)
         ));
-        auth.logout(&me, Scope::Signin(other.signin_id.clone()))
+        auth.logout(&me, Scope::Signin(other.signin_id.clone()), "test")
             .await
             .unwrap();
         assert!(matches!(
-            auth.logout(&me, Scope::Signin(other.signin_id)).await,
+            auth.logout(&me, Scope::Signin(other.signin_id), "test")
+                .await,
             Err(AuthError::AlreadyEnded)
         ));
         assert!(auth.resolve(bobs.token.expose_secret()).await.is_ok());
@@ -675,7 +684,7 @@ mod tests {
         assert_eq!(listed[0].name, "CI deploy");
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
         assert_eq!(who.via, Via::Opaque);
-        auth.logout(&who, Scope::Local).await.unwrap();
+        auth.logout(&who, Scope::Local, "test").await.unwrap();
         assert!(auth.personal_tokens(&ada.id).await.unwrap().is_empty());
         assert!(auth
             .create_personal_token(&ada, "   ", &ClientMeta::default())

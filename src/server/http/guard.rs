@@ -11,7 +11,7 @@ use tower_sessions::Session;
 use crate::server::{browser, AppState};
 
 /// Pages only a signed-in user may see.
-pub const PRIVATE_PAGES: &[&str] = &["/", "/tokens"];
+pub use crate::tabs::PRIVATE_PAGES;
 /// Pages a signed-in user has no use for: they go home instead.
 const SIGNED_OUT_PAGES: &[&str] = &["/login", "/register"];
 

@@ -160,7 +160,7 @@ async fn logout(
         return Err(ApiError::Validation("Failed validation.".into()).into());
     };
     let who = state.auth.resolve(&token).await?;
-    state.auth.logout(&who, Scope::Local).await?;
+    state.auth.logout(&who, Scope::Local, "seed 000").await?;
     Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
 }
 

@@ -120,7 +120,7 @@ async fn logout(
         }
     };
     let scope = parse_scope(&body)?;
-    state.auth.logout(&who, scope.clone()).await?;
+    state.auth.logout(&who, scope.clone(), "seed 001").await?;
     let own_ended = match &scope {
         Scope::Local | Scope::Global => true,
         Scope::Others => false,

@@ -157,6 +157,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     if signin != who.signin_id {
         return Err(ApiError::Unauthorized.into());
     }
-    state.auth.logout(&who, Scope::Local).await?;
+    state.auth.logout(&who, Scope::Local, "seed 004").await?;
     Ok(ok("logout successful", json!({})))
 }

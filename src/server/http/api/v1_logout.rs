@@ -51,6 +51,6 @@ pub fn router() -> Router<AppState> {
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
     let who = authenticate(&state, bearer(&headers)?).await?;
-    state.auth.logout(&who, Scope::Local).await?;
+    state.auth.logout(&who, Scope::Local, "seed 002").await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,0 +1,3 @@
+module example.com/signoff
+
+go 1.19

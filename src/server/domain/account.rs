@@ -1,0 +1,183 @@
+//! What a signed-in person manages about their own account: where they are signed in, what
+//! happened recently, and their password.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    audit, password::PasswordHashString, validate, Auth, AuthError, EndReason, Result, User,
+};
+use crate::{server::db::now, with_pool};
+
+/// One active sign-in, as the `/sessions` page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SigninInfo {
+    /// The sign-in id.
+    pub id: String,
+    /// `browser`, `token`, `jwt` or `personal`.
+    pub kind: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub last_seen_at: i64,
+    /// As sent at sign-in.
+    pub user_agent: Option<String>,
+    /// As seen at sign-in.
+    pub ip: Option<String>,
+    /// A personal token's name.
+    pub token_name: Option<String>,
+}
+
+/// One row of the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// `sign_in`, `logout`, `token_created`, `token_revoked`, `refresh_token_reuse`,
+    /// `sign_in_replaced`, `password_changed`.
+    pub event: String,
+    /// The sign-in concerned, if one.
+    pub signin_id: Option<String>,
+    /// A short readable detail (scope, which page or API).
+    pub detail: String,
+}
+
+impl Auth {
+    /// The user's active sign-ins, most recently used first.
+    pub async fn active_signins(&self, user_id: &str) -> Result<Vec<SigninInfo>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT s.id, s.kind, s.created_at, s.last_seen_at, s.user_agent, s.ip, \
+                    (SELECT t.name FROM tokens t WHERE t.signin_id = s.id) AS token_name \
+             FROM signins s WHERE s.user_id = $1 AND s.ended_at IS NULL \
+             ORDER BY s.last_seen_at DESC, s.id DESC")
+            .bind(user_id).fetch_all(p).await)?)
+    }
+
+    /// The user's latest audit events, newest first.
+    pub async fn recent_activity(&self, user_id: &str, limit: i64) -> Result<Vec<AuditEvent>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT at, event, signin_id, detail FROM audit_events WHERE user_id = $1 \
+             ORDER BY at DESC, id DESC LIMIT $2")
+            .bind(user_id).bind(limit).fetch_all(p).await)?)
+    }
+
+    /// Changes the password after checking the current one. With `end_others`, every other
+    /// sign-in of the user ends in the same transaction; `keep` (the caller's) stays.
+    /// Returns how many sign-ins ended.
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        keep: &str,
+        current: SecretString,
+        new: SecretString,
+        end_others: bool,
+    ) -> Result<u64> {
+        let stored: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT password_hash FROM users WHERE id = $1").bind(&user.id).fetch_optional(p).await)?;
+        let stored = stored.map(|(h,)| PasswordHashString(h));
+        if !self.hasher.verify(current, stored).await? {
+            return Err(AuthError::InvalidCredentials);
+        }
+        validate::check_password(new.expose_secret())?;
+        let hash = self.hasher.hash(new).await?;
+        let reason = EndReason::PasswordChanged;
+        let ended = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(&hash.0).bind(&user.id).execute(&mut *tx).await?;
+            audit!(&mut *tx, &user.id, "password_changed", keep,
+                if end_others { "other sign-ins ended" } else { "other sign-ins kept" })?;
+            let mut n = 0;
+            if end_others {
+                n = sqlx::query(
+                    "UPDATE signins SET ended_at = $1, end_reason = $2 \
+                     WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
+                    .bind(now()).bind(reason.as_str()).bind(&user.id).bind(keep)
+                    .execute(&mut *tx).await?.rows_affected();
+                if n > 0 {
+                    let detail = format!("{} ({n} sign-in{}, via password page)", reason.scope(), if n == 1 { "" } else { "s" });
+                    audit!(&mut *tx, &user.id, reason.event(), keep, &detail)?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(n)
+        }.await)?;
+        tracing::info!(ended, "password changed");
+        Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::{tests::auth, ClientMeta, SigninKind};
+
+    #[tokio::test]
+    async fn a_password_change_can_end_the_other_signins_and_keeps_the_current_one() {
+        let auth = auth().await;
+        let ada = auth
+            .register("ada@example.com", "correct horse".into())
+            .await
+            .unwrap();
+        let m = ClientMeta::default();
+        let here = auth
+            .start_signin(&ada, SigninKind::Browser, &m, "test")
+            .await
+            .unwrap();
+        let there = auth
+            .start_signin(&ada, SigninKind::Browser, &m, "test")
+            .await
+            .unwrap();
+        let wrong = auth
+            .change_password(
+                &ada,
+                &here.id,
+                "nope nope".into(),
+                "new password".into(),
+                true,
+            )
+            .await;
+        assert!(matches!(wrong, Err(AuthError::InvalidCredentials)));
+        let short = auth
+            .change_password(&ada, &here.id, "correct horse".into(), "short".into(), true)
+            .await;
+        assert!(matches!(short, Err(AuthError::Input(_))));
+        assert_eq!(
+            auth.active_signins(&ada.id).await.unwrap().len(),
+            2,
+            "failed attempts change nothing"
+        );
+
+        let ended = auth
+            .change_password(
+                &ada,
+                &here.id,
+                "correct horse".into(),
+                "new password".into(),
+                true,
+            )
+            .await;
+        assert_eq!(ended.unwrap(), 1);
+        assert!(auth.active_signin(&here.id).await.unwrap().is_some());
+        assert!(auth.active_signin(&there.id).await.unwrap().is_none());
+        assert!(auth
+            .authenticate("ada@example.com", "new password".into())
+            .await
+            .is_ok());
+        assert!(auth
+            .authenticate("ada@example.com", "correct horse".into())
+            .await
+            .is_err());
+        let events: Vec<String> = auth
+            .recent_activity(&ada.id, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert!(
+            events.contains(&"password_changed".to_owned()),
+            "{events:?}"
+        );
+    }
+}
