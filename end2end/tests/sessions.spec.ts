@@ -1,0 +1,146 @@
+import type { Browser, BrowserContext } from "@playwright/test";
+import { test, expect, freshEmail, register, signIn, ready, watchErrors, PASSWORD } from "./fixtures";
+
+/** A second device: a new browser context, watched for errors like the first. */
+async function device(browser: Browser, js: boolean, baseURL: string | undefined, errors: string[]): Promise<BrowserContext> {
+  const context = await browser.newContext({ javaScriptEnabled: js, baseURL });
+  watchErrors(context, errors);
+  return context;
+}
+
+test("two devices: one logs the other out from /sessions", async ({ page, browser, js, errors, baseURL }) => {
+  const email = freshEmail();
+  await register(page, js, email);
+  const laptop = await device(browser, js, baseURL, errors);
+  const other = await laptop.newPage();
+  await signIn(other, js, email);
+  await signIn(page, js, email);
+
+  await page.getByRole("navigation").getByRole("link", { name: "Sessions" }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  const rows = page.getByTestId("session");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.filter({ hasText: "This device" })).toHaveCount(1);
+  await ready(page, js);
+  await rows.filter({ hasNotText: "This device" }).getByRole("button", { name: /^Log out Browser session/ }).click();
+  await expect(page.getByRole("status")).toHaveText("That session is signed out.");
+  await expect(page.getByTestId("session")).toHaveCount(1);
+
+  // The other device is signed out at its next navigation.
+  await other.goto("/tokens");
+  await expect(other).toHaveURL(/\/login$/);
+  // This one is still signed in, and the activity shows the logout.
+  await page.reload();
+  await expect(page.getByText("Logged out").first()).toBeVisible();
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  await laptop.close();
+});
+
+test("with or without JavaScript, every button on /sessions works", async ({ page, browser, js, errors, baseURL }) => {
+  const email = freshEmail();
+  await register(page, js, email);
+  const second = await device(browser, js, baseURL, errors);
+  const third = await device(browser, js, baseURL, errors);
+  const p2 = await second.newPage();
+  const p3 = await third.newPage();
+  await signIn(p2, js, email);
+  await signIn(p3, js, email);
+  await signIn(page, js, email);
+
+  await page.goto("/sessions");
+  await ready(page, js);
+  await expect(page.getByTestId("session")).toHaveCount(3);
+  await page.getByRole("button", { name: "Log out of all other sessions" }).click();
+  await expect(page.getByRole("status")).toHaveText(
+    "You are signed out everywhere else. This browser stays signed in.",
+  );
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  await expect(page.getByRole("button", { name: "Log out of all other sessions" })).toBeDisabled();
+  await p2.goto("/");
+  await expect(p2).toHaveURL(/\/login$/);
+
+  // This device's own row logs this browser out.
+  await ready(page, js);
+  await page.getByRole("button", { name: "Log out this device" }).click();
+  await expect(page).toHaveURL(/\/login\?logged_out=1$/);
+
+  // Log out everywhere ends this browser and every other one.
+  await signIn(page, js, email);
+  await signIn(p3, js, email);
+  await page.goto("/sessions");
+  await ready(page, js);
+  await page.getByRole("button", { name: "Log out everywhere" }).click();
+  await expect(page).toHaveURL(/\/login\?logged_out=1$/);
+  await expect(page.getByRole("status")).toHaveText("You have logged out.");
+  await p3.goto("/sessions");
+  await expect(p3).toHaveURL(/\/login$/);
+  await second.close();
+  await third.close();
+});
+
+test("three tabs: log out in one, the other two land on /login without a reload", async ({ page, context, js }) => {
+  test.skip(!js, "tabs follow a logout with JavaScript");
+  const email = freshEmail();
+  await register(page, js, email);
+  await signIn(page, js, email);
+  const tab2 = await context.newPage();
+  const tab3 = await context.newPage();
+  await tab2.goto("/tokens");
+  await tab3.goto("/sessions");
+  await ready(tab2, js);
+  await ready(tab3, js);
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login\?logged_out=1$/);
+  await expect(tab2).toHaveURL(/\/login\?logged_out=1$/, { timeout: 2000 });
+  await expect(tab3).toHaveURL(/\/login\?logged_out=1$/, { timeout: 2000 });
+  await expect(tab2.getByText(email)).toHaveCount(0);
+});
+
+test("a tab signed out elsewhere goes to /login when it becomes visible", async ({ page, browser, js, errors, baseURL }) => {
+  test.skip(!js, "needs JavaScript");
+  const email = freshEmail();
+  await register(page, js, email);
+  await signIn(page, js, email);
+  const phone = await device(browser, js, baseURL, errors);
+  const p2 = await phone.newPage();
+  await signIn(p2, js, email);
+  await p2.goto("/sessions");
+  await ready(p2, js);
+  await p2.getByRole("button", { name: "Log out of all other sessions" }).click();
+  await expect(p2.getByRole("status")).toBeVisible();
+
+  // The first tab was signed out by the other device; it notices when shown again.
+  await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+  await expect(page).toHaveURL(/\/login\?logged_out=1$/, { timeout: 2000 });
+  await phone.close();
+});
+
+test("changing the password signs out the other sessions by default", async ({ page, browser, js, errors, baseURL }) => {
+  const email = freshEmail();
+  await register(page, js, email);
+  const other = await device(browser, js, baseURL, errors);
+  const p2 = await other.newPage();
+  await signIn(p2, js, email);
+  await signIn(page, js, email);
+
+  await page.getByRole("navigation").getByRole("link", { name: "Password" }).click();
+  await expect(page).toHaveURL(/\/account\/password$/);
+  await ready(page, js);
+  await expect(page.getByLabel("Sign out of all other sessions")).toBeChecked();
+  await page.getByLabel("Current password").fill("not my password");
+  await page.getByLabel("New password").fill("a brand new password");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The current password is not right.");
+
+  await ready(page, js);
+  await page.getByLabel("Current password").fill(PASSWORD);
+  await page.getByLabel("New password").fill("a brand new password");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toHaveText("Password changed. 1 other sign-in was ended.");
+  await p2.goto("/");
+  await expect(p2).toHaveURL(/\/login$/);
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(email);
+  await other.close();
+});
