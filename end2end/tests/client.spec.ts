@@ -11,6 +11,7 @@ test("the JavaScript client logs in and out, keeping localStorage in step", asyn
     route.fulfill({ path: CLIENT, contentType: "text/javascript" }),
   );
   await page.goto("/login");
+  await page.locator("html[data-hydrated]").waitFor(); // the app's own scripts have settled
   const email = freshEmail();
 
   // Everything but the last check runs in the page. The token comes back only for that check,

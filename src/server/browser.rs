@@ -360,7 +360,8 @@ fn describe_agent(user_agent: Option<&str>) -> String {
         return "Unknown device".to_owned();
     };
     match woothee::parser::Parser::new().parse(ua) {
-        Some(r) if r.name != "UNKNOWN" => {
+        // Crawlers and libraries ("deploy-bot/2.1", "okhttp/4.12") read best as they are.
+        Some(r) if r.name != "UNKNOWN" && r.category != "crawler" && r.category != "misc" => {
             let version = r.version.split('.').next().unwrap_or_default();
             let browser = if version.is_empty() || version == "UNKNOWN" {
                 r.name.to_owned()

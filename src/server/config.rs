@@ -17,6 +17,12 @@ pub struct Config {
     pub session_idle: std::time::Duration,
     /// The JWT signing secret (`SIGNOFF_JWT_SECRET`); `None`: generated once and kept in the database.
     pub jwt_secret: Option<secrecy::SecretString>,
+    /// How long the revocation listener waits before reconnecting (`SIGNOFF_LISTEN_RETRY_MS`).
+    pub listen_retry: std::time::Duration,
+    /// How long ended sign-ins (and their audit context) are kept (`SIGNOFF_RETENTION_DAYS`).
+    pub retention: std::time::Duration,
+    /// How often the pruner runs (`SIGNOFF_PRUNE_EVERY_SECS`).
+    pub prune_every: std::time::Duration,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
 }
@@ -57,7 +63,20 @@ impl Config {
         if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("SIGNOFF_JWT_SECRET must be at least 32 characters".into());
         }
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .parse()
+                    .map_err(|_| format!("{name} must be a whole number, not {v:?}")),
+                Err(_) => Ok(default),
+            }
+        };
         Ok(Self {
+            listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
+            retention: std::time::Duration::from_secs(
+                number("SIGNOFF_RETENTION_DAYS", 90)? * 86_400,
+            ),
+            prune_every: std::time::Duration::from_secs(number("SIGNOFF_PRUNE_EVERY_SECS", 600)?),
             addr: leptos.site_addr,
             database_url,
             secure_cookies,
@@ -79,6 +98,9 @@ impl Config {
             database_url: database_url.into(),
             secure_cookies: false,
             jwt_secret: None,
+            listen_retry: std::time::Duration::from_millis(100),
+            retention: std::time::Duration::from_secs(90 * 86_400),
+            prune_every: std::time::Duration::from_secs(600),
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
             leptos,
         }

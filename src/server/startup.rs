@@ -53,7 +53,7 @@ impl Application {
         );
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
-        let auth = Auth::init(db, config.jwt_secret.clone()).await?;
+        let auth = Auth::init(db, config.jwt_secret.clone(), config.listen_retry).await?;
         let state = AppState {
             leptos_options: config.leptos.clone(),
             auth,

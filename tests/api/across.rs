@@ -404,30 +404,22 @@ async fn an_unexpected_failure_is_500_without_details() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
     let token = app.opaque_token("ada@example.com").await;
-    // Break the schema under the running server.
-    app.sql("DROP TABLE jwt_denylist").await;
-    let (access, _) = {
-        // Logging in with JWT still works (no denylist involved) ...
-        app.jwt_pair("ada@example.com").await
-    };
-    // ... but checking a JWT now fails unexpectedly.
+    let (access, _) = app.jwt_pair("ada@example.com").await;
+    // Break the schema under the running server: checking an opaque token now fails unexpectedly.
+    app.sql("DROP TABLE tokens").await;
     let res = app
         .client
         .post(app.url("/auth/logout"))
-        .bearer_auth(&access)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
-    expect_json(
-        res,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        json!({"message": "Internal server error", "description": "An unexpected error occurred", "code": "INTERNAL_ERROR"}),
-    )
-    .await;
+    let body = json!({"message": "Internal server error", "description": "An unexpected error occurred", "code": "INTERNAL_ERROR"});
+    expect_json(res, StatusCode::INTERNAL_SERVER_ERROR, body).await;
     let res = app
         .client
         .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&access)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -439,18 +431,28 @@ async fn an_unexpected_failure_is_500_without_details() {
     .await;
     let res = app
         .client
-        .get(app.url(&format!("/api/v1/account/logout?token={access}")))
+        .get(app.url(&format!("/api/v1/account/logout?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    let body = json!({"error": {"message": "Internal error.", "code": 500}});
+    expect_json(res, StatusCode::INTERNAL_SERVER_ERROR, body).await;
+    let res = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(&token)
+        .json(&json!({"refresh_token": "a.b.c"}))
         .send()
         .await
         .unwrap();
     expect_json(
         res,
         StatusCode::INTERNAL_SERVER_ERROR,
-        json!({"error": {"message": "Internal error.", "code": 500}}),
+        json!({"code": 500, "message": "internal server error", "data": {}}),
     )
     .await;
     assert!(
-        app.accepted(&token).await,
-        "opaque tokens do not touch the broken table"
+        app.accepted(&access).await,
+        "JWT checks do not touch the broken table"
     );
 }

@@ -114,10 +114,8 @@ async fn logout_ends_the_session_and_replaying_its_cookie_is_signed_out() {
         )
         .await;
     assert_eq!(ended, 1);
-    assert_eq!(
-        app.sql_count("SELECT COUNT(*) FROM tower_sessions").await,
-        0
-    );
+    let sessions = format!("SELECT COUNT(*) FROM {}", app.sessions_table());
+    assert_eq!(app.sql_count(&sessions).await, 0);
 }
 
 #[tokio::test]

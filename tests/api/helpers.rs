@@ -15,15 +15,108 @@ pub struct TestApp {
     /// The database URL, to start a second server on the same data.
     pub database_url: String,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database this test owns, dropped with it.
+    pub pg: Option<PgDatabase>,
 }
 
-/// Starts a server on port 0 with a new SQLite database in a temporary directory.
+/// Starts a server on port 0 with a fresh database: SQLite in a temporary directory, or a new
+/// PostgreSQL database when `SIGNOFF_TEST_DATABASE=postgres` (the whole suite runs both ways).
 pub async fn spawn_app() -> TestApp {
+    if std::env::var("SIGNOFF_TEST_DATABASE").as_deref() == Ok("postgres") {
+        let db = fresh_postgres()
+            .await
+            .expect("PostgreSQL for SIGNOFF_TEST_DATABASE=postgres");
+        let mut app = start(&db.url).await;
+        app.pg = Some(db);
+        return app;
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}/signoff.db?mode=rwc", dir.path().display());
     let mut app = start(&database_url).await;
     app._dir = dir;
     app
+}
+
+/// A PostgreSQL database made for one test, dropped when the test ends.
+pub struct PgDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("SIGNOFF_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A new, empty PostgreSQL database, or `None` when no server answers.
+pub async fn fresh_postgres() -> Option<PgDatabase> {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+    let name = format!("signoff_test_{}", uuid_simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+    Some(PgDatabase {
+        url: format!("{base}/{name}"),
+        name,
+    })
+}
+
+/// PostgreSQL for a test that needs it whatever `SIGNOFF_TEST_DATABASE` says. Where there is none
+/// the test is skipped, loudly, unless `SIGNOFF_REQUIRE_POSTGRES=1` (set by `scripts/test` when a
+/// server answers), which makes its absence a failure.
+pub async fn require_postgres(test: &str) -> Option<PgDatabase> {
+    match fresh_postgres().await {
+        Some(db) => Some(db),
+        None if std::env::var("SIGNOFF_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
+            panic!("{test}: PostgreSQL is required (SIGNOFF_REQUIRE_POSTGRES=1) but {} does not answer", pg_admin_url())
+        }
+        None => {
+            eprintln!("SKIPPED {test}: no PostgreSQL at {}", pg_admin_url());
+            None
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (pg_admin_url(), self.name.clone());
+        // Drop runs inside the test's runtime; a thread of its own may block on its own runtime.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn uuid_simple() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Everything every server in this test binary logged (at `debug`), for the no-secrets test.
@@ -58,10 +151,14 @@ fn capture_logs() {
 
 /// Starts another server on an existing database (as after a restart).
 pub async fn start(database_url: &str) -> TestApp {
+    start_with(Config::for_tests(database_url)).await
+}
+
+/// Starts a server with the given configuration.
+pub async fn start_with(config: Config) -> TestApp {
     capture_logs();
-    let app = Application::build(Config::for_tests(database_url))
-        .await
-        .expect("the server starts");
+    let database_url = config.database_url.clone();
+    let app = Application::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
@@ -73,8 +170,9 @@ pub async fn start(database_url: &str) -> TestApp {
         address,
         state,
         client,
-        database_url: database_url.to_owned(),
+        database_url,
         _dir: tempfile::tempdir().unwrap(),
+        pg: None,
     }
 }
 
@@ -231,6 +329,14 @@ impl TestApp {
             signoff::server::db::Db::Postgres(p) => {
                 sqlx::query(sql).execute(p).await.map(|_| ()).unwrap()
             }
+        }
+    }
+
+    /// The session store's table on this engine.
+    pub fn sessions_table(&self) -> &'static str {
+        match self.state.auth.db() {
+            signoff::server::db::Db::Sqlite(_) => "tower_sessions",
+            signoff::server::db::Db::Postgres(_) => "tower_sessions.session",
         }
     }
 

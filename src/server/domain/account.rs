@@ -87,21 +87,27 @@ impl Auth {
                 .bind(&hash.0).bind(&user.id).execute(&mut *tx).await?;
             audit!(&mut *tx, &user.id, "password_changed", keep,
                 if end_others { "other sign-ins ended" } else { "other sign-ins kept" })?;
-            let mut n = 0;
+            let mut ended: Vec<(String,)> = Vec::new();
             if end_others {
-                n = sqlx::query(
+                ended = sqlx::query_as(
                     "UPDATE signins SET ended_at = $1, end_reason = $2 \
-                     WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
+                     WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id")
                     .bind(now()).bind(reason.as_str()).bind(&user.id).bind(keep)
-                    .execute(&mut *tx).await?.rows_affected();
+                    .fetch_all(&mut *tx).await?;
+                let n = ended.len();
                 if n > 0 {
                     let detail = format!("{} ({n} sign-in{}, via password page)", reason.scope(), if n == 1 { "" } else { "s" });
                     audit!(&mut *tx, &user.id, reason.event(), keep, &detail)?;
                 }
             }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(n)
+            Ok::<_, sqlx::Error>(ended)
         }.await)?;
+        for (id,) in &ended {
+            self.revocations
+                .insert(id, now() + super::tokens::ACCESS_TTL);
+        }
+        let ended = ended.len() as u64;
         tracing::info!(ended, "password changed");
         Ok(ended)
     }

@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod password;
+pub mod revocations;
 pub mod tokens;
 pub mod validate;
 
@@ -230,18 +231,31 @@ pub struct Auth {
     db: Db,
     hasher: Hasher,
     keys: tokens::Keys,
+    revocations: std::sync::Arc<revocations::Revocations>,
 }
 
 impl Auth {
     /// A service over `db` (already migrated), signing JWTs with `jwt_secret` or, when `None`, with
     /// the secret kept in the database (generated on first start).
-    pub async fn init(db: Db, jwt_secret: Option<SecretString>) -> Result<Self> {
+    /// `listen_retry` is how long the revocation listener waits before reconnecting (PostgreSQL).
+    pub async fn init(
+        db: Db,
+        jwt_secret: Option<SecretString>,
+        listen_retry: std::time::Duration,
+    ) -> Result<Self> {
         let keys = tokens::Keys::load(&db, jwt_secret).await?;
+        let revocations = revocations::Revocations::start(&db, listen_retry).await?;
         Ok(Self {
             db,
             hasher: Hasher::new(),
             keys,
+            revocations,
         })
+    }
+
+    /// The in-memory denylist behind JWT checks.
+    pub fn revocations(&self) -> &revocations::Revocations {
+        &self.revocations
     }
 
     /// The database this service uses.
@@ -383,6 +397,8 @@ impl Auth {
             Ok::<_, sqlx::Error>(user.is_some())
         }.await)?;
         if ended {
+            self.revocations
+                .insert(signin_id, now() + tokens::ACCESS_TTL);
             tracing::info!("sign-in ended");
         }
         Ok(ended)
@@ -396,20 +412,25 @@ impl Auth {
         reason: EndReason,
         via: &str,
     ) -> Result<u64> {
-        let n = with_pool!(&self.db, p => async {
+        let ended: Vec<(String,)> = with_pool!(&self.db, p => async {
             let mut tx = p.begin().await?;
-            let n = sqlx::query(
+            let ended: Vec<(String,)> = sqlx::query_as(
                 "UPDATE signins SET ended_at = $1, end_reason = $2 \
-                 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4")
+                 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id")
                 .bind(now()).bind(reason.as_str()).bind(user_id).bind(keep.unwrap_or(""))
-                .execute(&mut *tx).await?.rows_affected();
+                .fetch_all(&mut *tx).await?;
+            let n = ended.len();
             if n > 0 {
                 let detail = format!("{} ({n} sign-in{}, via {via})", reason.scope(), if n == 1 { "" } else { "s" });
-                audit_row!(&mut *tx, user_id, reason.event(), keep, &detail)?;
+                audit!(&mut *tx, user_id, reason.event(), keep, &detail)?;
             }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(n)
+            Ok::<_, sqlx::Error>(ended)
         }.await)?;
+        for (id,) in &ended {
+            self.revocations.insert(id, now() + tokens::ACCESS_TTL);
+        }
+        let n = ended.len() as u64;
         tracing::info!(ended = n, reason = reason.as_str(), "sign-ins ended");
         Ok(n)
     }
@@ -426,7 +447,9 @@ pub(crate) mod tests {
     pub(crate) async fn auth() -> Auth {
         let db = Db::connect("sqlite::memory:").await.unwrap();
         db.migrate().await.unwrap();
-        Auth::init(db, None).await.unwrap()
+        Auth::init(db, None, std::time::Duration::from_millis(100))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

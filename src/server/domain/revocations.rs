@@ -1,0 +1,170 @@
+//! The in-memory denylist that lets JWT access tokens be checked without a database round trip.
+//!
+//! It holds the sign-ins ended and the access-token `jti`s denied within the lifetime of an access
+//! token (15 minutes), each with the time after which no token it could refuse is valid anyway, so it
+//! never grows without bound. On SQLite (one server process) the process updates it itself. On
+//! PostgreSQL, triggers `NOTIFY signoff_revoked` in the same transaction as every revocation, and
+//! each instance `LISTEN`s: revocations reach every instance within milliseconds.
+//!
+//! When the notification connection is lost, the instance is *unhealthy*: every JWT check goes to
+//! the database until it has listened again and reloaded the denylist. A revoked token is never
+//! accepted for want of a notification.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, RwLock,
+    },
+    time::Duration,
+};
+
+use sqlx::postgres::PgListener;
+
+use super::{tokens::ACCESS_TTL, Result};
+use crate::{
+    server::db::{now, Db},
+    with_pool,
+};
+
+/// The PostgreSQL channel revocations are announced on.
+pub const CHANNEL: &str = "signoff_revoked";
+
+/// Revoked sign-in ids and `jti`s, each with its expiry (Unix seconds).
+pub struct Revocations {
+    entries: RwLock<HashMap<String, i64>>,
+    healthy: AtomicBool,
+}
+
+impl std::fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocations")
+            .field("len", &self.len())
+            .field("healthy", &self.is_healthy())
+            .finish()
+    }
+}
+
+impl Revocations {
+    /// Loads the denylist from `db`; on PostgreSQL also starts listening (reconnecting after
+    /// `retry` whenever the connection is lost).
+    pub async fn start(db: &Db, retry: Duration) -> Result<Arc<Self>> {
+        let this = Arc::new(Self {
+            entries: RwLock::new(HashMap::new()),
+            healthy: AtomicBool::new(false),
+        });
+        match db {
+            Db::Sqlite(_) => {
+                this.reload(db).await?;
+                this.healthy.store(true, Ordering::SeqCst);
+            }
+            Db::Postgres(pool) => {
+                let (this2, pool, db) = (this.clone(), pool.clone(), db.clone());
+                tokio::spawn(async move { this2.listen(pool, db, retry).await });
+            }
+        }
+        Ok(this)
+    }
+
+    /// True when the in-memory denylist is complete: JWT checks may rely on it alone.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// True when `key` (a sign-in id or a `jti`) is revoked.
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(key)
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records a revocation made by this process (after its transaction committed).
+    pub fn insert(&self, key: &str, expires_at: i64) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), expires_at);
+    }
+
+    /// Drops entries whose tokens have all expired; returns how many.
+    pub fn prune(&self) -> usize {
+        let at = now();
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let before = map.len();
+        map.retain(|_, exp| *exp > at);
+        before - map.len()
+    }
+
+    /// Replaces the denylist with what the database says now.
+    async fn reload(&self, db: &Db) -> Result<()> {
+        let at = now();
+        let ended: Vec<(String, i64)> = with_pool!(db, p => sqlx::query_as(
+            "SELECT id, ended_at FROM signins WHERE ended_at > $1")
+            .bind(at - ACCESS_TTL).fetch_all(p).await)?;
+        let denied: Vec<(String, i64)> = with_pool!(db, p => sqlx::query_as(
+            "SELECT jti, expires_at FROM jwt_denylist WHERE expires_at > $1")
+            .bind(at).fetch_all(p).await)?;
+        let mut map = HashMap::with_capacity(ended.len() + denied.len());
+        map.extend(
+            ended
+                .into_iter()
+                .map(|(id, ended_at)| (id, ended_at + ACCESS_TTL)),
+        );
+        map.extend(denied);
+        *self.entries.write().unwrap_or_else(|e| e.into_inner()) = map;
+        Ok(())
+    }
+
+    fn apply(&self, payload: &str) {
+        let mut parts = payload.split(' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("sid"), Some(id), None) => self.insert(id, now() + ACCESS_TTL),
+            (Some("jti"), Some(jti), Some(exp)) => {
+                self.insert(jti, exp.parse().unwrap_or(now() + ACCESS_TTL))
+            }
+            _ => tracing::warn!("ignoring a malformed revocation notification"),
+        }
+    }
+
+    async fn listen(self: Arc<Self>, pool: sqlx::PgPool, db: Db, retry: Duration) {
+        loop {
+            match self.connect_and_catch_up(&pool, &db).await {
+                Ok(mut listener) => {
+                    self.healthy.store(true, Ordering::SeqCst);
+                    tracing::info!(entries = self.len(), "revocation listener up");
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => self.apply(n.payload()),
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    self.healthy.store(false, Ordering::SeqCst);
+                    tracing::warn!(
+                        "revocation listener lost its connection: checking JWTs in the database"
+                    );
+                }
+                Err(err) => tracing::warn!(error = %err, "revocation listener cannot connect"),
+            }
+            tokio::time::sleep(retry).await;
+        }
+    }
+
+    /// `LISTEN` first, then reload: nothing revoked in between can be missed.
+    async fn connect_and_catch_up(&self, pool: &sqlx::PgPool, db: &Db) -> Result<PgListener> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        self.reload(db).await?;
+        Ok(listener)
+    }
+}
