@@ -10,7 +10,17 @@ async fn main() {
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
         )
+        // Logs go to standard error; standard output is for commands' results.
+        .with_writer(std::io::stderr)
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(result) = signoff::server::cli::run(&args).await {
+        if let Err(e) = result {
+            eprintln!("signoff {}: {e}", args[0]);
+            std::process::exit(2);
+        }
+        return;
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

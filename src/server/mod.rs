@@ -2,6 +2,7 @@
 //! passwords) and the HTTP layer. Nothing in here is compiled into the browser bundle.
 
 pub mod browser;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use tower_sessions::{
     session::{Id, Record},
-    session_store::{self, ExpiredDeletion, SessionStore},
+    session_store::{self, SessionStore},
 };
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
@@ -58,12 +58,5 @@ impl SessionStore for Sessions {
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         delegate!(self, s => s.delete(id).await)
-    }
-}
-
-#[async_trait]
-impl ExpiredDeletion for Sessions {
-    async fn delete_expired(&self) -> session_store::Result<()> {
-        delegate!(self, s => s.delete_expired().await)
     }
 }

@@ -6,7 +6,6 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
-use tower_sessions::session_store::ExpiredDeletion;
 
 use crate::server::{config::Config, db::Db, domain::Auth, http, sessions::Sessions};
 
@@ -45,15 +44,16 @@ impl Application {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let sessions = Sessions::new(&db).await?;
-        // Expired sessions are removed in the background, once an hour.
-        tokio::spawn(
-            sessions
-                .clone()
-                .continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
-        );
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
         let auth = Auth::init(db, config.jwt_secret.clone(), config.listen_retry).await?;
+        // Expired sessions, spent tokens and old sign-ins go in small batches, in the background.
+        crate::server::domain::prune::spawn(
+            auth.clone(),
+            config.prune_every,
+            config.session_idle,
+            config.retention,
+        );
         let state = AppState {
             leptos_options: config.leptos.clone(),
             auth,

@@ -7,3 +7,5 @@ mod browser;
 mod dialects;
 mod docs_and_logs;
 mod helpers;
+mod multi_instance;
+mod pruning;

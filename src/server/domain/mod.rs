@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod password;
+pub mod prune;
 pub mod revocations;
 pub mod tokens;
 pub mod validate;

@@ -1,0 +1,113 @@
+//! Pruning: what is past its use is deleted in small batches (no long locks), by a background task
+//! and by `signoff prune`. Never touches an active sign-in or a credential that could still work.
+//!
+//! | what | when it goes |
+//! | --- | --- |
+//! | sign-ins whose credentials all expired (opaque token past `expires_at`, JWT sign-in with no usable refresh token, browser sign-in idle past the session lifetime) | ended, reason `expired` |
+//! | browser sessions | past their expiry |
+//! | refresh-token rows | past their expiry |
+//! | JWT denylist rows (table and memory) | past the expiry of the token they refuse |
+//! | ended sign-ins, with their token rows | ended longer ago than the retention period |
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{tokens::ACCESS_TTL, Auth, Result};
+use crate::{
+    server::db::{now, Db},
+    with_pool,
+};
+
+/// Rows touched per statement.
+pub const BATCH: i64 = 500;
+
+/// What one pruning pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Sign-ins ended because nothing of them could be used any more.
+    pub signins_expired: u64,
+    /// Browser sessions deleted.
+    pub sessions: u64,
+    /// Refresh-token rows deleted.
+    pub refresh_tokens: u64,
+    /// Denylist rows deleted.
+    pub denylist: u64,
+    /// Ended sign-ins deleted (past retention).
+    pub signins_deleted: u64,
+    /// In-memory denylist entries dropped.
+    pub memory: u64,
+}
+
+/// Runs `sql` (which binds `$1` = a time and `$2` = [`BATCH`]) until it touches fewer than a batch.
+async fn batched(db: &Db, sql: &str, at: i64) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = with_pool!(db, p => sqlx::query(sql).bind(at).bind(BATCH).execute(p).await.map(|r| r.rows_affected()))?;
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+        // Let other writers in between batches.
+        tokio::task::yield_now().await;
+    }
+}
+
+impl Auth {
+    /// One pruning pass. `session_idle` is the browser session lifetime; `retention` how long
+    /// ended sign-ins are kept.
+    #[tracing::instrument(skip_all)]
+    pub async fn prune(&self, session_idle: Duration, retention: Duration) -> Result<PruneReport> {
+        let at = now();
+        let idle_since = at - session_idle.as_secs() as i64;
+        let mut report = PruneReport::default();
+        // The racing logout and this UPDATE both require `ended_at IS NULL`: whichever commits first
+        // ends the sign-in, and the other changes nothing.
+        report.signins_expired += batched(&self.db,
+            "UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
+               SELECT s.id FROM signins s JOIN tokens t ON t.signin_id = s.id \
+               WHERE s.ended_at IS NULL AND t.expires_at IS NOT NULL AND t.expires_at <= $1 LIMIT $2)", at).await?;
+        report.signins_expired += batched(&self.db,
+            "UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
+               SELECT s.id FROM signins s WHERE s.ended_at IS NULL AND s.kind = 'jwt' AND NOT EXISTS ( \
+                 SELECT 1 FROM refresh_tokens r WHERE r.signin_id = s.id AND r.used_at IS NULL AND r.expires_at > $1) \
+               LIMIT $2)", at).await?;
+        report.signins_expired += batched(&self.db,
+            &format!("UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
+               SELECT id FROM signins WHERE ended_at IS NULL AND kind = 'browser' AND last_seen_at < {idle_since} LIMIT $2)"), at).await?;
+        report.sessions = match &self.db {
+            Db::Sqlite(_) => batched(&self.db,
+                "DELETE FROM tower_sessions WHERE id IN (SELECT id FROM tower_sessions \
+                 WHERE unixepoch(expiry_date) < $1 LIMIT $2)", at).await?,
+            Db::Postgres(_) => batched(&self.db,
+                "DELETE FROM tower_sessions.session WHERE id IN (SELECT id FROM tower_sessions.session \
+                 WHERE expiry_date < to_timestamp($1) LIMIT $2)", at).await?,
+        };
+        report.refresh_tokens = batched(&self.db,
+            "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)", at).await?;
+        report.denylist = batched(&self.db,
+            "DELETE FROM jwt_denylist WHERE jti IN (SELECT jti FROM jwt_denylist WHERE expires_at <= $1 LIMIT $2)", at).await?;
+        // Kept at least as long as a JWT of theirs could live, whatever the retention says.
+        let keep_since = at - (retention.as_secs() as i64).max(ACCESS_TTL);
+        report.signins_deleted = batched(&self.db,
+            "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+            keep_since).await?;
+        report.memory = self.revocations.prune() as u64;
+        tracing::info!(?report, "pruned");
+        Ok(report)
+    }
+}
+
+/// Prunes every `every`, forever (the server's background task).
+pub fn spawn(auth: Auth, every: Duration, session_idle: Duration, retention: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = auth.prune(session_idle, retention).await {
+                tracing::warn!(error = %err, "pruning failed; will try again");
+            }
+        }
+    });
+}
