@@ -143,11 +143,9 @@ impl Revocations {
                 Ok(mut listener) => {
                     self.healthy.store(true, Ordering::SeqCst);
                     tracing::info!(entries = self.len(), "revocation listener up");
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(n)) => self.apply(n.payload()),
-                            Ok(None) | Err(_) => break,
-                        }
+                    // `Ok(None)` or an error: the connection is gone, and notifications with it.
+                    while let Ok(Some(n)) = listener.try_recv().await {
+                        self.apply(n.payload());
                     }
                     self.healthy.store(false, Ordering::SeqCst);
                     tracing::warn!(

@@ -1,0 +1,8 @@
+-- wrk script: GET with a fixed bearer token ($TOKEN), and the percentiles in one parsable line.
+local token = os.getenv("TOKEN")
+wrk.headers["Authorization"] = "Bearer " .. token
+
+function done(summary, latency, requests)
+  io.write(string.format("LUA-SUMMARY requests=%d non2xx=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.errors.status, latency:percentile(50), latency:percentile(99)))
+end

@@ -1,0 +1,5 @@
+-- wrk script: plain GET, with the percentiles in one parsable line.
+function done(summary, latency, requests)
+  io.write(string.format("LUA-SUMMARY requests=%d non2xx=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.errors.status, latency:percentile(50), latency:percentile(99)))
+end
