@@ -215,6 +215,19 @@ fn SignedInLayout(email: String, children: Children) -> impl IntoView {
     }
 }
 
+/// A signed-in page's data decides what it shows: the page, a redirect to `/login` (signed out), or
+/// the "unavailable" notice.
+fn signed_in_page<T>(
+    data: Result<Option<T>, ServerFnError>,
+    page: impl FnOnce(T) -> AnyView,
+) -> AnyView {
+    match data {
+        Ok(Some(data)) => page(data),
+        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+        Err(_) => view! { <Unavailable/> }.into_any(),
+    }
+}
+
 /// What a page shows when its data could not be loaded.
 #[component]
 fn Unavailable() -> impl IntoView {
@@ -238,8 +251,7 @@ fn HomePage() -> impl IntoView {
         <Title text="Home"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) => view! {
+                signed_in_page(me.await, |me| view! {
                         <SignedInLayout email=me.email.clone()>
                             <ErrorBanner message=error/>
                             <section class="card wide">
@@ -257,10 +269,7 @@ fn HomePage() -> impl IntoView {
                                 </p>
                             </section>
                         </SignedInLayout>
-                    }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(_) => view! { <Unavailable/> }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }
@@ -283,8 +292,7 @@ fn TokensPage() -> impl IntoView {
         <Title text="Tokens"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Some(page)) => view! {
+                signed_in_page(data.await, |page| view! {
                         <SignedInLayout email=page.me.email.clone()>
                             <ErrorBanner message=error/>
                             <Show when=revoked>
@@ -309,10 +317,7 @@ fn TokensPage() -> impl IntoView {
                                 <TokenList tokens=page.tokens revoke/>
                             </section>
                         </SignedInLayout>
-                    }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(_) => view! { <Unavailable/> }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }
@@ -344,8 +349,7 @@ fn SessionsPage() -> impl IntoView {
         <Title text="Sessions"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Some(page)) => {
+                signed_in_page(data.await, |page| {
                         let others_count = page.sessions.iter().filter(|s| !s.current).count();
                         view! {
                             <SignedInLayout email=page.me.email.clone()>
@@ -387,10 +391,7 @@ fn SessionsPage() -> impl IntoView {
                             </SignedInLayout>
                         }
                         .into_any()
-                    }
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(_) => view! { <Unavailable/> }.into_any(),
-                }
+                })
             })}
         </Suspense>
     }
@@ -443,8 +444,7 @@ fn PasswordPage() -> impl IntoView {
         <Title text="Password"/>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) => view! {
+                signed_in_page(me.await, |me| view! {
                         <SignedInLayout email=me.email>
                             <ErrorBanner message=error/>
                             <Show when=move || changed().is_some()>
@@ -469,10 +469,7 @@ fn PasswordPage() -> impl IntoView {
                                 </ActionForm>
                             </section>
                         </SignedInLayout>
-                    }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(_) => view! { <Unavailable/> }.into_any(),
-                }
+                    }.into_any())
             })}
         </Suspense>
     }

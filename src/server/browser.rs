@@ -130,15 +130,8 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     // Private data: never cached, by the browser or anyone in between.
     expect_context::<ResponseOptions>()
         .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    match current(&state, &session).await {
-        Ok(found) => Ok(found.map(|(user, _)| Me { email: user.email })),
-        Err(err) => {
-            log_unexpected(&err);
-            Err(ServerFnError::new(
-                "Signoff is unavailable right now. Try again in a moment.",
-            ))
-        }
-    }
+    let found = signed_in(&state, &session).await?;
+    Ok(found.map(|(user, _)| Me { email: user.email }))
 }
 
 /// Body of `auth::register`: creates the account, then sends the person to sign in.
@@ -151,8 +144,7 @@ pub async fn register(email: String, password: String) -> Result<(), ServerFnErr
     {
         Ok(_) => see_other("/login?registered=1"),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/register", &[("error", error_code(&err))]));
+            back_with_error("/register", &err);
         }
     }
     Ok(())
@@ -250,8 +242,7 @@ async fn finish_logout(
         Err(err) => Err(err),
     };
     if let Err(err) = flushed {
-        log_unexpected(&err);
-        see_other(&with_query("/", &[("error", error_code(&err))]));
+        back_with_error("/", &err);
         return Ok(());
     }
     let res = expect_context::<ResponseOptions>();
@@ -298,10 +289,6 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
         .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let Some((user, current)) = signed_in(&state, &session).await? else {
         return Ok(None);
-    };
-    let unavailable = |err: AuthError| {
-        log_unexpected(&err);
-        ServerFnError::new("Signoff is unavailable right now. Try again in a moment.")
     };
     let signins = state
         .auth
@@ -381,8 +368,7 @@ fn describe_agent(user_agent: Option<&str>) -> String {
 /// Body of `auth::end_session`.
 pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, current)) = signed_in(&state, &session).await? else {
-        see_other("/login");
+    let Some((user, current)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     if id == current.id {
@@ -404,8 +390,7 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     {
         Ok(()) => see_other("/sessions?ended=1"),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/sessions", &[("error", error_code(&err))]));
+            back_with_error("/sessions", &err);
         }
     }
     Ok(())
@@ -414,8 +399,7 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
 /// Body of `auth::logout_others`.
 pub async fn logout_others() -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, current)) = signed_in(&state, &session).await? else {
-        see_other("/login");
+    let Some((user, current)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     match state
@@ -425,8 +409,7 @@ pub async fn logout_others() -> Result<(), ServerFnError> {
     {
         Ok(()) => see_other("/sessions?ended=others"),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/sessions", &[("error", error_code(&err))]));
+            back_with_error("/sessions", &err);
         }
     }
     Ok(())
@@ -456,8 +439,7 @@ pub async fn change_password(
     end_others: bool,
 ) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, signin)) = signed_in(&state, &session).await? else {
-        see_other("/login");
+    let Some((user, signin)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     let result = state
@@ -477,11 +459,7 @@ pub async fn change_password(
         )),
         Err(AuthError::InvalidCredentials) => see_other("/account/password?error=current_password"),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query(
-                "/account/password",
-                &[("error", error_code(&err))],
-            ));
+            back_with_error("/account/password", &err);
         }
     }
     Ok(())
@@ -496,20 +474,40 @@ fn human_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The signed-in user and sign-in, or a redirect to `/login` (for server functions behind pages).
+/// What a page shows when its data cannot be loaded.
+const UNAVAILABLE: &str = "Signoff is unavailable right now. Try again in a moment.";
+
+/// The error a page's data function returns when storage fails, after logging the cause.
+fn unavailable(err: AuthError) -> ServerFnError {
+    log_unexpected(&err);
+    ServerFnError::new(UNAVAILABLE)
+}
+
+/// Sends the browser back to `path` with the error's code (logging it when unexpected).
+fn back_with_error(path: &str, err: &AuthError) {
+    log_unexpected(err);
+    see_other(&with_query(path, &[("error", error_code(err))]));
+}
+
+/// For a server function behind a signed-in page: the user and sign-in, or (signed out) a
+/// redirect to `/login` and `None`.
+async fn require_signed_in(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(User, Signin)>, ServerFnError> {
+    let found = signed_in(state, session).await?;
+    if found.is_none() {
+        see_other("/login");
+    }
+    Ok(found)
+}
+
+/// The signed-in user and sign-in (for server functions behind pages).
 async fn signed_in(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<(User, Signin)>, ServerFnError> {
-    match current(state, session).await {
-        Ok(found) => Ok(found),
-        Err(err) => {
-            log_unexpected(&err);
-            Err(ServerFnError::new(
-                "Signoff is unavailable right now. Try again in a moment.",
-            ))
-        }
-    }
+    current(state, session).await.map_err(unavailable)
 }
 
 /// Body of `auth::tokens_page`.
@@ -520,10 +518,11 @@ pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
     let Some((user, signin)) = signed_in(&state, &session).await? else {
         return Ok(None);
     };
-    let tokens = state.auth.personal_tokens(&user.id).await.map_err(|err| {
-        log_unexpected(&err);
-        ServerFnError::new("Signoff is unavailable right now. Try again in a moment.")
-    })?;
+    let tokens = state
+        .auth
+        .personal_tokens(&user.id)
+        .await
+        .map_err(unavailable)?;
     Ok(Some(TokensData {
         me: Me { email: user.email },
         tokens: tokens
@@ -543,8 +542,7 @@ pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
 /// database or the session store) until the `/tokens` page shows it, once.
 pub async fn create_token(name: String) -> Result<(), ServerFnError> {
     let (state, session, parts) = context().await?;
-    let Some((user, signin)) = signed_in(&state, &session).await? else {
-        see_other("/login");
+    let Some((user, signin)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     match state
@@ -564,8 +562,7 @@ pub async fn create_token(name: String) -> Result<(), ServerFnError> {
             see_other("/tokens");
         }
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+            back_with_error("/tokens", &err);
         }
     }
     Ok(())
@@ -574,15 +571,13 @@ pub async fn create_token(name: String) -> Result<(), ServerFnError> {
 /// Body of `auth::revoke_token`: ends the token's sign-in if it is one of this user's personal tokens.
 pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, _)) = signed_in(&state, &session).await? else {
-        see_other("/login");
+    let Some((user, _)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     let owned = match state.auth.personal_tokens(&user.id).await {
         Ok(tokens) => tokens.iter().any(|t| t.id == id),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+            back_with_error("/tokens", &err);
             return Ok(());
         }
     };
@@ -598,8 +593,7 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
         Ok(true) => see_other("/tokens?revoked=1"),
         Ok(false) => see_other("/tokens?error=gone"),
         Err(err) => {
-            log_unexpected(&err);
-            see_other(&with_query("/tokens", &[("error", error_code(&err))]));
+            back_with_error("/tokens", &err);
         }
     }
     Ok(())
@@ -653,6 +647,15 @@ mod tests {
             assert_eq!(local_path_or(Some(bad), "/login"), "/login", "{bad:?}");
         }
         assert_eq!(local_path_or(None, "/login"), "/login");
+    }
+
+    #[test]
+    fn devices_read_as_browser_and_os_or_as_sent() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(describe_agent(Some(chrome)), "Chrome 120 on Linux");
+        assert_eq!(describe_agent(Some("deploy-bot/2.1")), "deploy-bot/2.1");
+        assert_eq!(describe_agent(Some("")), "Unknown device");
+        assert_eq!(describe_agent(None), "Unknown device");
     }
 
     #[test]

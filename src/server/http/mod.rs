@@ -39,7 +39,12 @@ use crate::{
 
 /// The application's router, with every layer applied.
 pub fn router(state: AppState, sessions: Sessions) -> Router {
-    let routes = generate_route_list(App);
+    // Generated once per process. Generating runs the app with resource loading suppressed by a
+    // process-wide flag; a resource first polled by a request served meanwhile (another server in
+    // the same process, as in the integration tests) would never resolve (leptos issue #4773).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let context_state = state.clone();
     let pages = Router::new()
         .leptos_routes_with_context(
