@@ -578,6 +578,25 @@ fn ApiReferencePage() -> impl IntoView {
                         "Machine-readable: " <a href="/api/openapi.json" rel="external">"OpenAPI 3.1 document"</a> "."
                     </p>
                 </section>
+                <section class="card wide" aria-labelledby="clients-title">
+                    <h2 id="clients-title">"Client libraries (seed 003)"</h2>
+                    <p>
+                        "Each has " <code>"login()"</code> " and " <code>"logout()"</code> ", returning the user, the token, "
+                        "the status and the status text. " <code>"logout()"</code>
+                        " calls " <code>"POST /auth/logout"</code> " and always clears the saved token."
+                    </p>
+                    <ul class="clients">
+                        <li>
+                            <strong>"JavaScript"</strong> " (browsers, Node 20+): "
+                            <a href="/clients/signoff.js" rel="external">"signoff.js"</a> " with "
+                            <a href="/clients/signoff.d.ts" rel="external">"TypeScript types"</a> "; "
+                            <code>"import { SignoffClient } from \"/clients/signoff.js\""</code>
+                            ". In a browser the token is kept in " <code>"localStorage"</code> " under " <code>"signoff.token"</code> "."
+                        </li>
+                        <li><strong>"Go"</strong> ": package " <code>"signoff"</code> " in " <code>"clients/go"</code> " of the repository (standard library only)."</li>
+                        <li><strong>"PHP"</strong> ": class " <code>"Signoff\\Client"</code> " in " <code>"clients/php"</code> " of the repository (curl, no Composer needed)."</li>
+                    </ul>
+                </section>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         endpoints.await.unwrap_or_default().into_iter().map(|e| view! {

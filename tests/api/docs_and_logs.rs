@@ -63,9 +63,28 @@ async fn the_api_reference_page_is_public_and_lists_the_endpoints() {
         "/api/auth/refresh",
         "DELETE",
         "/api/openapi.json",
+        "/clients/signoff.js",
+        "clients/go",
+        "clients/php",
     ] {
         assert!(html.contains(needle), "{needle}");
     }
+}
+
+#[tokio::test]
+async fn the_javascript_client_is_served_for_browsers() {
+    let app = spawn_app().await;
+    let res = app.get("/clients/signoff.js", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("export class SignoffClient"));
 }
 
 #[tokio::test]

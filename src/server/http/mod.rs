@@ -8,6 +8,7 @@
 //! | `/api/v1/logout` | seed 002: `DELETE`, 204 |
 //! | `/auth/logout` | seed 001: bearer or cookie, scopes |
 //! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
+//! | `/clients/signoff.js`, `.d.ts` | the seed 003 JavaScript client |
 //! | `/pkg/*`, `/favicon.svg` | static assets |
 
 pub mod api;
@@ -21,6 +22,7 @@ use axum::{
     http::{request::Parts, Uri},
     middleware,
     response::Response,
+    routing::get,
     Router,
 };
 use http::{header, HeaderValue, Request};
@@ -70,6 +72,8 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
 
     Router::new()
         .merge(api::router())
+        .route("/clients/signoff.js", get(|| async { (JS, include_str!("../../../clients/js/signoff.js")) }))
+        .route("/clients/signoff.d.ts", get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }))
         .merge(pages)
         .layer(middleware::from_fn(api::envelope))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
@@ -97,6 +101,14 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         .layer(CatchPanicLayer::new())
         .with_state(state)
 }
+
+/// The seed 003 JavaScript client, served so that browser apps can `import` it from here.
+const JS: [(header::HeaderName, &str); 1] =
+    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")];
+const TS: [(header::HeaderName, &str); 1] = [(
+    header::CONTENT_TYPE,
+    "application/typescript; charset=utf-8",
+)];
 
 /// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static
 /// file or the app's "Page not found".
