@@ -32,7 +32,7 @@ trap cleanup EXIT
 
 # start PORT DATABASE_URL: the release server in the background, waiting until it answers.
 start() {
-  LEPTOS_SITE_ADDR=127.0.0.1:$1 LEPTOS_OUTPUT_NAME=signoff LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
+  SIGNOFF_SQLITE_SYNCHRONOUS=${SYNC:-full} LEPTOS_SITE_ADDR=127.0.0.1:$1 LEPTOS_OUTPUT_NAME=signoff LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
     DATABASE_URL=$2 RUST_LOG=warn "$BIN" >>"$work/server-$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$1/login" && return 0; sleep 0.1; done
@@ -70,7 +70,10 @@ start 3200 "$sqlite_url"
 base=http://127.0.0.1:3200
 opaque=$(mint "$sqlite_url" 1 opaque)
 jwt=$(mint "$sqlite_url" 1 jwt | cut -d' ' -f1)
-measure "static route (GET /favicon.svg), the ceiling" "$SECONDS_PER_RUN" "$base/favicon.svg" plain.lua
+# The ceiling: a route of the same router answering a constant (the bundled JS client), so it
+# pays for every layer but no work of its own.
+measure "static route (GET /clients/signoff.js), the ceiling" "$SECONDS_PER_RUN" "$base/clients/signoff.js" plain.lua
+measure "static file (GET /favicon.svg from disk)" "$SECONDS_PER_RUN" "$base/favicon.svg" plain.lua
 measure "GET /api/v1/account/me, opaque token (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bearer.lua TOKEN="$opaque"
 measure "GET /api/v1/account/me, JWT (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bearer.lua TOKEN="$jwt"
 for dialect in 000 001 002 004; do
@@ -79,6 +82,11 @@ for dialect in 000 001 002 004; do
   mint "$sqlite_url" "$TOKENS_PER_DIALECT" "$kind" >"$work/tokens-$dialect"
   measure "logout, seed $dialect, a fresh token each (SQLite)" "$LOGOUT_SECONDS" "$base" tokens.lua DIALECT=$dialect TOKENS="$work/tokens-$dialect"
 done
+stop_all
+# The same logout with SQLite committing without an fsync (survives a process crash, not a power cut).
+SYNC=normal start 3200 "$sqlite_url"
+mint "$sqlite_url" "$TOKENS_PER_DIALECT" opaque >"$work/tokens-normal"
+measure "logout, seed 002, a fresh token each (SQLite, synchronous=NORMAL)" "$LOGOUT_SECONDS" "$base" tokens.lua DIALECT=002 TOKENS="$work/tokens-normal"
 stop_all
 for n in 1000 1000000; do
   # bench-deny adds up to N entries in total.

@@ -380,20 +380,31 @@ impl Auth {
         known.map(|(sid,)| sid).ok_or(AuthError::InvalidToken)
     }
 
-    /// Authenticates a bearer token (opaque or JWT access token). Any failure, whatever its cause
-    /// (unknown, expired, revoked, malformed), is [`AuthError::InvalidToken`].
+    /// Authenticates a bearer token (opaque or JWT access token) and records its use (at most once a
+    /// minute). Any failure, whatever its cause (unknown, expired, revoked, malformed), is
+    /// [`AuthError::InvalidToken`].
     pub async fn resolve(&self, token: &str) -> Result<Principal> {
+        self.resolve_with(token, true).await
+    }
+
+    /// [`Auth::resolve`] for a credential about to be logged out: recording its use first would
+    /// only add writes to the logout.
+    pub async fn resolve_for_logout(&self, token: &str) -> Result<Principal> {
+        self.resolve_with(token, false).await
+    }
+
+    async fn resolve_with(&self, token: &str, record_use: bool) -> Result<Principal> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
         if looks_opaque(token) {
-            self.resolve_opaque(token).await
+            self.resolve_opaque(token, record_use).await
         } else {
             self.resolve_jwt(token).await
         }
     }
 
-    async fn resolve_opaque(&self, token: &str) -> Result<Principal> {
+    async fn resolve_opaque(&self, token: &str, record_use: bool) -> Result<Principal> {
         let digest = digest(token);
         let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(
             "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at \
@@ -405,9 +416,10 @@ impl Auth {
         if row.expires_at.is_some_and(|e| e <= at) {
             return Err(AuthError::InvalidToken);
         }
-        if row
-            .last_used_at
-            .is_none_or(|t| at - t >= super::TOUCH_EVERY_SECS)
+        if record_use
+            && row
+                .last_used_at
+                .is_none_or(|t| at - t >= super::TOUCH_EVERY_SECS)
         {
             with_pool!(&self.db, p => sqlx::query(
                 "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")

@@ -159,7 +159,7 @@ async fn logout(
     let Some(token) = token(query.as_deref(), &headers)? else {
         return Err(ApiError::Validation("Failed validation.".into()).into());
     };
-    let who = state.auth.resolve(&token).await?;
+    let who = state.auth.resolve_for_logout(&token).await?;
     state.auth.logout(&who, Scope::Local, "seed 000").await?;
     Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
 }

@@ -103,7 +103,7 @@ async fn logout(
     body: Bytes,
 ) -> Reply<AuthLogout> {
     let who = match bearer(&headers)? {
-        Some(token) => state.auth.resolve(&token).await?,
+        Some(token) => state.auth.resolve_for_logout(&token).await?,
         None => {
             let (user, signin) = browser::current(&state, &session)
                 .await?

@@ -9,7 +9,7 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, bearer, ApiError, Dialect, Reply};
+use super::{authenticate_for_logout, bearer, ApiError, Dialect, Reply};
 use crate::server::{
     domain::{ClientMeta, JwtPair, Scope},
     AppState,
@@ -150,7 +150,7 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
-    let who = authenticate(&state, bearer(&headers)?).await?;
+    let who = authenticate_for_logout(&state, bearer(&headers)?).await?;
     let fields = object(&body)?;
     let token = required(&fields, "refresh_token")?;
     let signin = state.auth.refresh_token_signin(&token).await?;

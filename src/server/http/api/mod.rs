@@ -310,6 +310,15 @@ pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Pri
     Ok(state.auth.resolve(&token).await?)
 }
 
+/// [`authenticate`] for a logout, which does not record the credential's use first.
+pub async fn authenticate_for_logout(
+    state: &AppState,
+    token: Option<String>,
+) -> Result<Principal, ApiError> {
+    let token = token.ok_or(ApiError::Unauthorized)?;
+    Ok(state.auth.resolve_for_logout(&token).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
