@@ -6,20 +6,12 @@ use serde_json::json;
 use crate::helpers::{location, spawn_app, TestApp, PASSWORD};
 
 async fn signin_ids(app: &TestApp) -> Vec<String> {
-    match app.state.auth.db() {
-        signoff::server::db::Db::Sqlite(p) => sqlx::query_scalar(
+    signoff::with_pool!(app.state.auth.db(), p => sqlx::query_scalar(
             "SELECT id FROM signins WHERE ended_at IS NULL ORDER BY created_at, id",
         )
         .fetch_all(p)
         .await
-        .unwrap(),
-        signoff::server::db::Db::Postgres(p) => sqlx::query_scalar(
-            "SELECT id FROM signins WHERE ended_at IS NULL ORDER BY created_at, id",
-        )
-        .fetch_all(p)
-        .await
-        .unwrap(),
-    }
+        .unwrap())
 }
 
 #[tokio::test]
@@ -256,20 +248,12 @@ async fn every_event_leaves_an_audit_row_and_none_holds_a_secret() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let rows: Vec<(String, String)> = match app.state.auth.db() {
-        signoff::server::db::Db::Sqlite(p) => sqlx::query_as(
+    let rows: Vec<(String, String)> = signoff::with_pool!(app.state.auth.db(), p => sqlx::query_as(
             "SELECT event, detail || ' ' || COALESCE(signin_id, '') FROM audit_events",
         )
         .fetch_all(p)
         .await
-        .unwrap(),
-        signoff::server::db::Db::Postgres(p) => sqlx::query_as(
-            "SELECT event, detail || ' ' || COALESCE(signin_id, '') FROM audit_events",
-        )
-        .fetch_all(p)
-        .await
-        .unwrap(),
-    };
+        .unwrap());
     let events: std::collections::BTreeSet<&str> = rows.iter().map(|(e, _)| e.as_str()).collect();
     for expected in [
         "sign_in",

@@ -315,26 +315,14 @@ async fn seed_001_session_id_of_no_signin_of_this_user_is_404_and_of_an_ended_on
         let digest = signoff::server::domain::tokens::digest(token);
         format!("SELECT signin_id FROM tokens WHERE digest = '{digest}'")
     };
-    let other_id: String = match app.state.auth.db() {
-        signoff::server::db::Db::Sqlite(p) => sqlx::query_scalar(&signin_of(&other_device))
+    let other_id: String = signoff::with_pool!(app.state.auth.db(), p => sqlx::query_scalar(&signin_of(&other_device))
             .fetch_one(p)
             .await
-            .unwrap(),
-        signoff::server::db::Db::Postgres(p) => sqlx::query_scalar(&signin_of(&other_device))
+            .unwrap());
+    let bobs_id: String = signoff::with_pool!(app.state.auth.db(), p => sqlx::query_scalar(&signin_of(&bobs))
             .fetch_one(p)
             .await
-            .unwrap(),
-    };
-    let bobs_id: String = match app.state.auth.db() {
-        signoff::server::db::Db::Sqlite(p) => sqlx::query_scalar(&signin_of(&bobs))
-            .fetch_one(p)
-            .await
-            .unwrap(),
-        signoff::server::db::Db::Postgres(p) => sqlx::query_scalar(&signin_of(&bobs))
-            .fetch_one(p)
-            .await
-            .unwrap(),
-    };
+            .unwrap());
     let not_found = json!({"message": "Resource not found", "description": "The requested resource could not be found", "code": "NOT_FOUND"});
     for id in [bobs_id.as_str(), "no-such-sign-in"] {
         let res = app

@@ -298,38 +298,17 @@ impl TestApp {
 
     /// Runs SQL against the test database (to inspect state, or to break it on purpose).
     pub async fn sql_count(&self, sql: &str) -> i64 {
-        match self.state.auth.db() {
-            signoff::server::db::Db::Sqlite(p) => {
-                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
-            }
-            signoff::server::db::Db::Postgres(p) => {
-                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
-            }
-        }
+        signoff::with_pool!(self.state.auth.db(), p => sqlx::query_scalar(sql).fetch_one(p).await.unwrap())
     }
 
     /// One text value from the test database.
     pub async fn sql_text(&self, sql: &str) -> String {
-        match self.state.auth.db() {
-            signoff::server::db::Db::Sqlite(p) => {
-                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
-            }
-            signoff::server::db::Db::Postgres(p) => {
-                sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
-            }
-        }
+        signoff::with_pool!(self.state.auth.db(), p => sqlx::query_scalar(sql).fetch_one(p).await.unwrap())
     }
 
     /// Runs a statement against the test database.
     pub async fn sql(&self, sql: &str) {
-        match self.state.auth.db() {
-            signoff::server::db::Db::Sqlite(p) => {
-                sqlx::query(sql).execute(p).await.map(|_| ()).unwrap()
-            }
-            signoff::server::db::Db::Postgres(p) => {
-                sqlx::query(sql).execute(p).await.map(|_| ()).unwrap()
-            }
-        }
+        signoff::with_pool!(self.state.auth.db(), p => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap())
     }
 
     /// The session store's table on this engine.
@@ -342,10 +321,7 @@ impl TestApp {
 
     /// Closes the database pool: every later query fails as if the database were unreachable.
     pub async fn cut_database(&self) {
-        match self.state.auth.db() {
-            signoff::server::db::Db::Sqlite(p) => p.close().await,
-            signoff::server::db::Db::Postgres(p) => p.close().await,
-        }
+        signoff::with_pool!(self.state.auth.db(), p => p.close().await)
     }
 }
 
