@@ -11,7 +11,7 @@ use tower_sessions::Session;
 use crate::{
     auth::{ActivityView, Me, NewToken, SessionView, SessionsData, TokenView, TokensData},
     server::{
-        domain::{AuthError, EndReason, Principal, Scope, Signin, SigninKind, User, Via},
+        domain::{AuthError, Caller, EndReason, Ending, Scope, Signin, SigninKind, User},
         AppState,
     },
 };
@@ -217,10 +217,7 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
             .await
             .map_err(session_error)?
         {
-            state
-                .auth
-                .end_signin(&id, EndReason::Logout, "Log out button")
-                .await?;
+            end_own(&state, id, "Log out button").await?;
         }
         Ok::<_, AuthError>(())
     }
@@ -273,12 +270,16 @@ async fn finish_logout(
     Ok(())
 }
 
-/// The browser's sign-in as a [`Principal`], for the domain's logout.
-fn principal(user: User, signin: Signin) -> Principal {
-    Principal {
-        user,
-        signin_id: signin.id,
-        via: Via::Session,
+/// Ends the browser's own sign-in. One that has already ended (elsewhere, or by a racing click) is
+/// no error: the person is logged out either way.
+async fn end_own(state: &AppState, signin_id: String, via: &str) -> Result<(), AuthError> {
+    match state
+        .auth
+        .logout(Caller::Signin(signin_id), Scope::Local, via)
+        .await
+    {
+        Ok(_) | Err(AuthError::InvalidToken) => Ok(()),
+        Err(err) => Err(err),
     }
 }
 
@@ -330,6 +331,8 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                     "token_created" => "Token created",
                     "token_revoked" => "Token revoked",
                     "refresh_token_reuse" => "Refresh token reused: sign-in ended",
+                    "refresh_replay" => "Refresh repeated (same tokens given again)",
+                    "sign_in_expired" => "Sign-in expired",
                     "sign_in_replaced" => "Sign-in replaced",
                     "password_changed" => "Password changed",
                     _ => "Account event",
@@ -368,27 +371,23 @@ fn describe_agent(user_agent: Option<&str>) -> String {
 /// Body of `auth::end_session`.
 pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, current)) = require_signed_in(&state, &session).await? else {
+    let Some((_, current)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     if id == current.id {
-        let ended = state
-            .auth
-            .end_signin(&id, EndReason::Logout, "sessions page")
-            .await
-            .map(|_| ());
+        let ended = end_own(&state, id, "sessions page").await;
         return finish_logout(&state, &session, ended, None).await;
     }
     match state
         .auth
         .logout(
-            &principal(user, current),
+            Caller::Signin(current.id),
             Scope::Signin(id),
             "sessions page",
         )
         .await
     {
-        Ok(()) => see_other("/sessions?ended=1"),
+        Ok(_) => see_other("/sessions?ended=1"),
         Err(err) => {
             back_with_error("/sessions", &err);
         }
@@ -399,15 +398,15 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
 /// Body of `auth::logout_others`.
 pub async fn logout_others() -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, current)) = require_signed_in(&state, &session).await? else {
+    let Some((_, current)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
     match state
         .auth
-        .logout(&principal(user, current), Scope::Others, "sessions page")
+        .logout(Caller::Signin(current.id), Scope::Others, "sessions page")
         .await
     {
-        Ok(()) => see_other("/sessions?ended=others"),
+        Ok(_) => see_other("/sessions?ended=others"),
         Err(err) => {
             back_with_error("/sessions", &err);
         }
@@ -418,15 +417,15 @@ pub async fn logout_others() -> Result<(), ServerFnError> {
 /// Body of `auth::logout_everywhere`.
 pub async fn logout_everywhere() -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let Some((user, current)) = signed_in(&state, &session).await? else {
+    let Some((_, current)) = signed_in(&state, &session).await? else {
         return finish_logout(&state, &session, Ok(()), None).await;
     };
     let ended = match state
         .auth
-        .logout(&principal(user, current), Scope::Global, "sessions page")
+        .logout(Caller::Signin(current.id), Scope::Global, "sessions page")
         .await
     {
-        Ok(()) | Err(AuthError::InvalidToken) => Ok(()),
+        Ok(_) | Err(AuthError::InvalidToken) => Ok(()),
         Err(err) => Err(err),
     };
     finish_logout(&state, &session, ended, None).await
@@ -585,13 +584,14 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
         see_other("/tokens?error=gone");
         return Ok(());
     }
-    match state
-        .auth
-        .end_signin(&id, EndReason::Revoked, "tokens page")
-        .await
-    {
-        Ok(true) => see_other("/tokens?revoked=1"),
-        Ok(false) => see_other("/tokens?error=gone"),
+    let ending = Ending::Signins {
+        ids: vec![id],
+        owner: Some(user.id),
+        reason: EndReason::Revoked,
+    };
+    match state.auth.end(ending, "tokens page").await {
+        Ok(ended) if !ended.signins.is_empty() => see_other("/tokens?revoked=1"),
+        Ok(_) => see_other("/tokens?error=gone"),
         Err(err) => {
             back_with_error("/tokens", &err);
         }

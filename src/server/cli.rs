@@ -46,7 +46,7 @@ async fn run_command(command: &str, args: &[String]) -> Result<(), String> {
         .await
         .map_err(|e| format!("database: {e}"))?;
     db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
-    let auth = Auth::init(db.clone(), config.jwt_secret.clone(), config.listen_retry)
+    let auth = Auth::init(db.clone(), config.auth_options())
         .await
         .map_err(|e| e.to_string())?;
     match command {

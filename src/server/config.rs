@@ -19,6 +19,12 @@ pub struct Config {
     pub jwt_secret: Option<secrecy::SecretString>,
     /// How long the revocation listener waits before reconnecting (`SIGNOFF_LISTEN_RETRY_MS`).
     pub listen_retry: std::time::Duration,
+    /// Where the revocation listener connects when not through `database_url`
+    /// (`SIGNOFF_LISTEN_DATABASE_URL`; PostgreSQL, e.g. past a transaction-pooling proxy).
+    pub listen_url: Option<String>,
+    /// How long after its rotation a refresh token may be presented again as a benign replay
+    /// (`SIGNOFF_REFRESH_GRACE_SECS`).
+    pub refresh_grace: std::time::Duration,
     /// How long ended sign-ins (and their audit context) are kept (`SIGNOFF_RETENTION_DAYS`).
     pub retention: std::time::Duration,
     /// How often the pruner runs (`SIGNOFF_PRUNE_EVERY_SECS`).
@@ -73,6 +79,13 @@ impl Config {
         };
         Ok(Self {
             listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
+            listen_url: std::env::var("SIGNOFF_LISTEN_DATABASE_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            refresh_grace: std::time::Duration::from_secs(number(
+                "SIGNOFF_REFRESH_GRACE_SECS",
+                10,
+            )?),
             retention: std::time::Duration::from_secs(
                 number("SIGNOFF_RETENTION_DAYS", 90)? * 86_400,
             ),
@@ -84,6 +97,16 @@ impl Config {
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
             leptos,
         })
+    }
+
+    /// The domain's options from this configuration.
+    pub fn auth_options(&self) -> crate::server::domain::Options {
+        crate::server::domain::Options {
+            jwt_secret: self.jwt_secret.clone(),
+            listen_retry: self.listen_retry,
+            listen_url: self.listen_url.clone(),
+            refresh_grace: self.refresh_grace,
+        }
     }
 
     /// A configuration for tests and tools: the given database, port 0, plain http.
@@ -99,6 +122,8 @@ impl Config {
             secure_cookies: false,
             jwt_secret: None,
             listen_retry: std::time::Duration::from_millis(100),
+            listen_url: None,
+            refresh_grace: std::time::Duration::from_secs(10),
             retention: std::time::Duration::from_secs(90 * 86_400),
             prune_every: std::time::Duration::from_secs(600),
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),

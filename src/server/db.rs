@@ -83,9 +83,18 @@ impl Db {
 }
 
 fn sqlite_synchronous() -> SqliteSynchronous {
-    match std::env::var("SIGNOFF_SQLITE_SYNCHRONOUS").as_deref() {
-        Ok("normal" | "NORMAL") => SqliteSynchronous::Normal,
+    match sqlite_synchronous_pragma() {
+        "NORMAL" => SqliteSynchronous::Normal,
         _ => SqliteSynchronous::Full,
+    }
+}
+
+/// The configured `PRAGMA synchronous` value (`FULL` unless `SIGNOFF_SQLITE_SYNCHRONOUS=normal`),
+/// shared by the pool and the logout writer's own connection.
+pub(crate) fn sqlite_synchronous_pragma() -> &'static str {
+    match std::env::var("SIGNOFF_SQLITE_SYNCHRONOUS").as_deref() {
+        Ok("normal" | "NORMAL") => "NORMAL",
+        _ => "FULL",
     }
 }
 

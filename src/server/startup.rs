@@ -46,7 +46,7 @@ impl Application {
         let sessions = Sessions::new(&db).await?;
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
-        let auth = Auth::init(db, config.jwt_secret.clone(), config.listen_retry).await?;
+        let auth = Auth::init(db, config.auth_options()).await?;
         // Expired sessions, spent tokens and old sign-ins go in small batches, in the background.
         crate::server::domain::prune::spawn(
             auth.clone(),

@@ -211,6 +211,8 @@ async fn every_event_leaves_an_audit_row_and_none_holds_a_secret() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Past the grace window, presenting the rotated token again is reuse.
+    app.age_rotations().await;
     app.client
         .post(app.url("/api/auth/refresh"))
         .json(&json!({"refresh_token": refresh}))

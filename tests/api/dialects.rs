@@ -585,6 +585,8 @@ async fn seed_004_reusing_a_rotated_refresh_token_ends_the_signin() {
         .unwrap();
     let body: serde_json::Value = res.json().await.unwrap();
     let access2 = body["data"]["access_token"].as_str().unwrap().to_owned();
+    // Past the grace window, presenting the rotated token again is reuse.
+    app.age_rotations().await;
     let res = app
         .client
         .post(app.url("/api/auth/refresh"))

@@ -311,6 +311,13 @@ impl TestApp {
         signoff::with_pool!(self.state.auth.db(), p => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap())
     }
 
+    /// Moves every refresh-token rotation a minute into the past: a rotated token presented after
+    /// this is outside the grace window (`SIGNOFF_REFRESH_GRACE_SECS`), so it counts as reuse.
+    pub async fn age_rotations(&self) {
+        self.sql("UPDATE refresh_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL")
+            .await
+    }
+
     /// The session store's table on this engine.
     pub fn sessions_table(&self) -> &'static str {
         match self.state.auth.db() {

@@ -7,5 +7,6 @@ mod browser;
 mod dialects;
 mod docs_and_logs;
 mod helpers;
+mod logout_engine;
 mod multi_instance;
 mod pruning;

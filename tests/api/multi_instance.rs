@@ -127,3 +127,116 @@ async fn with_its_notification_link_cut_an_instance_still_refuses_revoked_tokens
     );
     assert!(b.accepted(&kept).await);
 }
+
+/// A TCP proxy to PostgreSQL that can stop forwarding without closing anything: what a half-open
+/// connection or a stalled middlebox looks like from the client.
+struct StallingProxy {
+    port: u16,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StallingProxy {
+    async fn start(upstream: &str) -> Self {
+        use std::sync::{atomic::AtomicBool, Arc};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let paused = Arc::new(AtomicBool::new(false));
+        let (upstream, flag) = (upstream.to_owned(), paused.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(pipe(cr, sw, flag.clone()));
+                tokio::spawn(pipe(sr, cw, flag.clone()));
+            }
+        });
+        Self { port, paused }
+    }
+
+    fn pause(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding every byte back while `paused` (the sockets stay open).
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while paused.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_notification_link_falls_back_to_database_checks_within_a_second() {
+    let Some(db) = require_postgres(
+        "a_stalled_notification_link_falls_back_to_database_checks_within_a_second",
+    )
+    .await
+    else {
+        return;
+    };
+    let proxy = StallingProxy::start("127.0.0.1:5432").await;
+    let a = start(&db.url).await;
+    // B's notifications come through the proxy; its queries do not.
+    let mut config = Config::for_tests(db.url.clone());
+    let (base, name) = db.url.rsplit_once('/').unwrap();
+    let (scheme_user, _) = base.rsplit_once('@').unwrap();
+    config.listen_url = Some(format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port));
+    let b = start_with(config).await;
+    healthy(&a).await;
+    healthy(&b).await;
+    a.create_user("ada@example.com").await;
+    let (doomed, _) = a.jwt_pair("ada@example.com").await;
+    let (kept, _) = a.jwt_pair("ada@example.com").await;
+    assert!(b.accepted(&doomed).await && b.accepted(&kept).await);
+
+    // The link stalls: nothing closes, nothing arrives.
+    proxy.pause(true);
+    let stalled_at = std::time::Instant::now();
+    until("B notices the stall", async || {
+        !b.state.auth.revocations().is_healthy()
+    })
+    .await;
+    let noticed = stalled_at.elapsed();
+    assert!(
+        noticed < Duration::from_millis(1500),
+        "B fell back after {noticed:?}, not within a second"
+    );
+    let res = a
+        .client
+        .delete(a.url("/api/v1/logout"))
+        .bearer_auth(&doomed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        !b.accepted(&doomed).await,
+        "refused by the database while the link is stalled"
+    );
+    assert!(b.accepted(&kept).await);
+
+    // The link recovers: B listens again and catches up.
+    proxy.pause(false);
+    healthy(&b).await;
+    assert!(!b.accepted(&doomed).await);
+    assert!(b.accepted(&kept).await);
+}

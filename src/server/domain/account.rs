@@ -3,10 +3,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{
-    audit, password::PasswordHashString, validate, Auth, AuthError, EndReason, Result, User,
-};
-use crate::{server::db::now, with_pool};
+use super::{password::PasswordHashString, validate, Auth, AuthError, Ending, Result, User};
+use crate::with_pool;
 
 /// One active sign-in, as the `/sessions` page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -33,7 +31,7 @@ pub struct AuditEvent {
     /// Unix seconds.
     pub at: i64,
     /// `sign_in`, `logout`, `token_created`, `token_revoked`, `refresh_token_reuse`,
-    /// `sign_in_replaced`, `password_changed`.
+    /// `refresh_replay`, `sign_in_replaced`, `sign_in_expired`, `password_changed`.
     pub event: String,
     /// The sign-in concerned, if one.
     pub signin_id: Option<String>,
@@ -80,33 +78,14 @@ impl Auth {
         }
         validate::check_password(new.expose_secret())?;
         let hash = self.hasher.hash(new).await?;
-        let reason = EndReason::PasswordChanged;
-        let ended = with_pool!(&self.db, p => async {
-            let mut tx = p.begin().await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(&hash.0).bind(&user.id).execute(&mut *tx).await?;
-            audit!(&mut *tx, &user.id, "password_changed", keep,
-                if end_others { "other sign-ins ended" } else { "other sign-ins kept" })?;
-            let mut ended: Vec<(String,)> = Vec::new();
-            if end_others {
-                ended = sqlx::query_as(
-                    "UPDATE signins SET ended_at = $1, end_reason = $2 \
-                     WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id")
-                    .bind(now()).bind(reason.as_str()).bind(&user.id).bind(keep)
-                    .fetch_all(&mut *tx).await?;
-                let n = ended.len();
-                if n > 0 {
-                    let detail = format!("{} ({n} sign-in{}, via password page)", reason.scope(), if n == 1 { "" } else { "s" });
-                    audit!(&mut *tx, &user.id, reason.event(), keep, &detail)?;
-                }
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(ended)
-        }.await)?;
-        for (id,) in &ended {
-            self.revocations
-                .insert(id, now() + super::tokens::ACCESS_TTL);
-        }
+        // The new hash and the ending of the other sign-ins commit together, or not at all.
+        let ending = Ending::PasswordChange {
+            user_id: user.id.clone(),
+            keep: keep.to_owned(),
+            hash: hash.0.clone(),
+            end_others,
+        };
+        let ended = self.end(ending, "password page").await?.signins;
         let ended = ended.len() as u64;
         tracing::info!(ended, "password changed");
         Ok(ended)

@@ -1,25 +1,29 @@
 //! The domain: accounts, sign-ins and logout, with no HTTP in it.
 //!
-//! A *sign-in* is one login on one device. Every credential (a browser session now; API tokens and
-//! JWTs later) belongs to one sign-in, and every logout, from any page or API, goes through
-//! [`Auth::end_signin`] (or its siblings for other scopes), which ends the sign-in and so revokes all
-//! its credentials at once.
+//! A *sign-in* is one login on one device. Every credential (a browser session, an opaque token, a
+//! JWT pair, a personal token) belongs to one sign-in, and every ending of a sign-in, from any page,
+//! API, scope, password change, reuse detection or pruning, goes through the logout engine in
+//! [`logout`]: one transaction per request, committed in groups, after which the sign-in and every
+//! credential of it are refused everywhere.
 //!
 //! ```ignore
-//! let auth = Auth::init(db, None).await?;
+//! let auth = Auth::init(db, Options::default()).await?;
 //! let user = auth.register("ada@example.com", "correct horse".into()).await?;
 //! let user = auth.authenticate("ADA@example.com ", "correct horse".into()).await?;
 //! let signin = auth.start_signin(&user, SigninKind::Browser, &ClientMeta::default(), "sign-in page").await?;
-//! assert!(auth.end_signin(&signin.id, EndReason::Logout, "Log out button").await?);
+//! auth.logout(Caller::Signin(signin.id.clone()), Scope::Local, "Log out button").await?;
 //! assert!(auth.active_signin(&signin.id).await?.is_none());
 //! ```
 
 pub mod account;
+pub mod logout;
 pub mod password;
 pub mod prune;
 pub mod revocations;
 pub mod tokens;
 pub mod validate;
+
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Serialize;
@@ -29,6 +33,7 @@ use crate::{
     with_pool,
 };
 pub use account::{AuditEvent, SigninInfo};
+pub use logout::{Caller, Ended, EndedSignin, Ending};
 use password::{HashError, Hasher, PasswordHashString};
 pub use tokens::{IssuedToken, JwtPair, PersonalToken, Principal, Scope, Via};
 pub use validate::InputError;
@@ -54,7 +59,7 @@ macro_rules! audit_row {
 pub(crate) use audit_row as audit;
 
 /// Domain errors. The HTTP layers map each to their own status and envelope.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthError {
     /// Bad email or password shape (422 in the JSON APIs).
     #[error(transparent)]
@@ -75,8 +80,8 @@ pub enum AuthError {
     #[error("the sign-in has already ended")]
     AlreadyEnded,
     /// The database cannot be reached (503).
-    #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// Anything else (500): logged with detail, answered generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,7 +90,7 @@ pub enum AuthError {
 impl From<sqlx::Error> for AuthError {
     fn from(err: sqlx::Error) -> Self {
         if db::is_unavailable(&err) {
-            Self::Unavailable(err)
+            Self::Unavailable(err.to_string())
         } else {
             Self::Internal(err.to_string())
         }
@@ -151,10 +156,13 @@ pub enum EndReason {
     Revoked,
     /// The user changed the password and chose to end the other sign-ins.
     PasswordChanged,
+    /// Nothing of it could be used any more (ended by the pruner).
+    Expired,
 }
 
 impl EndReason {
-    fn as_str(self) -> &'static str {
+    /// The reason as stored with the sign-in.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Logout => "logout",
             Self::Superseded => "superseded",
@@ -163,7 +171,16 @@ impl EndReason {
             Self::RefreshReuse => "refresh_reuse",
             Self::Revoked => "revoked",
             Self::PasswordChanged => "password_changed",
+            Self::Expired => "expired",
         }
+    }
+
+    /// True for reasons that end many sign-ins at once: their audit row counts them.
+    fn counts(self) -> bool {
+        matches!(
+            self,
+            Self::LogoutOthers | Self::LogoutGlobal | Self::PasswordChanged | Self::Expired
+        )
     }
 
     /// The audit event that ending a sign-in for this reason records.
@@ -175,6 +192,7 @@ impl EndReason {
             Self::Superseded => "sign_in_replaced",
             Self::RefreshReuse => "refresh_token_reuse",
             Self::Revoked => "token_revoked",
+            Self::Expired => "sign_in_expired",
         }
     }
 
@@ -188,6 +206,7 @@ impl EndReason {
             Self::RefreshReuse => "a used refresh token was presented again",
             Self::Revoked => "token revoked",
             Self::PasswordChanged => "other sign-ins, after a password change",
+            Self::Expired => "expired",
         }
     }
 }
@@ -226,6 +245,30 @@ struct ActiveRow {
 /// How often `last_seen_at` is written at most, so that reads stay reads.
 pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 
+/// How the service is set up (see `server::config` for where each comes from).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The JWT signing secret; `None`: the one kept in the database (generated on first start).
+    pub jwt_secret: Option<SecretString>,
+    /// How long the revocation listener waits before reconnecting (PostgreSQL).
+    pub listen_retry: Duration,
+    /// Where the revocation listener connects, when not through the pool's URL (PostgreSQL).
+    pub listen_url: Option<String>,
+    /// How long after its rotation a refresh token may be presented again as a benign replay.
+    pub refresh_grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            listen_retry: Duration::from_millis(250),
+            listen_url: None,
+            refresh_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// The account and sign-in service.
 #[derive(Clone)]
 pub struct Auth {
@@ -233,25 +276,70 @@ pub struct Auth {
     hasher: Hasher,
     keys: tokens::Keys,
     revocations: std::sync::Arc<revocations::Revocations>,
+    engine: logout::Engine,
+    refresh_grace: i64,
 }
 
 impl Auth {
-    /// A service over `db` (already migrated), signing JWTs with `jwt_secret` or, when `None`, with
-    /// the secret kept in the database (generated on first start).
-    /// `listen_retry` is how long the revocation listener waits before reconnecting (PostgreSQL).
-    pub async fn init(
-        db: Db,
-        jwt_secret: Option<SecretString>,
-        listen_retry: std::time::Duration,
-    ) -> Result<Self> {
-        let keys = tokens::Keys::load(&db, jwt_secret).await?;
-        let revocations = revocations::Revocations::start(&db, listen_retry).await?;
+    /// A service over `db` (already migrated): loads the JWT key and the denylist and starts the
+    /// logout engine's writer(s).
+    pub async fn init(db: Db, options: Options) -> Result<Self> {
+        let keys = tokens::Keys::load(&db, options.jwt_secret.clone()).await?;
+        let revocations =
+            revocations::Revocations::start(&db, options.listen_retry, options.listen_url.clone())
+                .await?;
+        let engine = logout::Engine::start(&db, revocations.clone(), options.refresh_grace)?;
         Ok(Self {
             db,
             hasher: Hasher::new(),
             keys,
             revocations,
+            engine,
+            refresh_grace: options.refresh_grace.as_secs() as i64,
         })
+    }
+
+    /// The logout engine: every ending of a sign-in goes through [`logout::Engine::end`].
+    pub fn engine(&self) -> &logout::Engine {
+        &self.engine
+    }
+
+    /// Ends sign-ins through the engine (see [`logout`]).
+    pub async fn end(&self, ending: Ending, via: &str) -> Result<Ended> {
+        let ended = self
+            .engine
+            .end(logout::Request {
+                ending,
+                via: via.to_owned(),
+            })
+            .await?;
+        if !ended.signins.is_empty() {
+            tracing::info!(ended = ended.signins.len(), "sign-ins ended");
+        }
+        Ok(ended)
+    }
+
+    /// A logout by `caller` with `scope`. A caller whose credential is no longer valid gets
+    /// [`AuthError::InvalidToken`]: of racing logouts with one credential exactly one succeeds.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, caller: Caller, scope: Scope, via: &str) -> Result<Ended> {
+        self.end(Ending::Logout { caller, scope }, via).await
+    }
+
+    /// Ends one sign-in for `reason` (no owner check: the caller has done it). Returns false when
+    /// it had already ended.
+    pub async fn end_signin(&self, signin_id: &str, reason: EndReason, via: &str) -> Result<bool> {
+        let ended = self
+            .end(
+                Ending::Signins {
+                    ids: vec![signin_id.to_owned()],
+                    owner: None,
+                    reason,
+                },
+                via,
+            )
+            .await?;
+        Ok(!ended.signins.is_empty())
     }
 
     /// The in-memory denylist behind JWT checks.
@@ -377,64 +465,6 @@ impl Auth {
             },
         )))
     }
-
-    /// Ends one sign-in, revoking every credential it carries, and records it (with `via`: which
-    /// page or API asked) in the audit trail, in one transaction. Returns false when it had already
-    /// ended (or never existed): of two racing logouts exactly one gets true.
-    #[tracing::instrument(skip_all, fields(signin.id = %signin_id, reason = reason.as_str()))]
-    pub async fn end_signin(&self, signin_id: &str, reason: EndReason, via: &str) -> Result<bool> {
-        let detail = format!("{} (via {via})", reason.scope());
-        let ended = with_pool!(&self.db, p => async {
-            let mut tx = p.begin().await?;
-            let user: Option<(String,)> = sqlx::query_as(
-                "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL \
-                 RETURNING user_id")
-                .bind(now()).bind(reason.as_str()).bind(signin_id)
-                .fetch_optional(&mut *tx).await?;
-            if let Some((user_id,)) = &user {
-                audit_row!(&mut *tx, user_id, reason.event(), signin_id, &detail)?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(user.is_some())
-        }.await)?;
-        if ended {
-            self.revocations
-                .insert(signin_id, now() + tokens::ACCESS_TTL);
-            tracing::info!("sign-in ended");
-        }
-        Ok(ended)
-    }
-
-    /// Ends every active sign-in of `user_id` except `keep`, with one audit row for all of them.
-    pub(crate) async fn end_user_signins(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        reason: EndReason,
-        via: &str,
-    ) -> Result<u64> {
-        let ended: Vec<(String,)> = with_pool!(&self.db, p => async {
-            let mut tx = p.begin().await?;
-            let ended: Vec<(String,)> = sqlx::query_as(
-                "UPDATE signins SET ended_at = $1, end_reason = $2 \
-                 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4 RETURNING id")
-                .bind(now()).bind(reason.as_str()).bind(user_id).bind(keep.unwrap_or(""))
-                .fetch_all(&mut *tx).await?;
-            let n = ended.len();
-            if n > 0 {
-                let detail = format!("{} ({n} sign-in{}, via {via})", reason.scope(), if n == 1 { "" } else { "s" });
-                audit!(&mut *tx, user_id, reason.event(), keep, &detail)?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(ended)
-        }.await)?;
-        for (id,) in &ended {
-            self.revocations.insert(id, now() + tokens::ACCESS_TTL);
-        }
-        let n = ended.len() as u64;
-        tracing::info!(ended = n, reason = reason.as_str(), "sign-ins ended");
-        Ok(n)
-    }
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -445,12 +475,17 @@ fn truncate(s: &str, max_chars: usize) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) async fn auth() -> Auth {
-        let db = Db::connect("sqlite::memory:").await.unwrap();
+    /// A service on a fresh SQLite file (the logout writer needs a file of its own to open).
+    pub(crate) async fn auth_with(options: Options) -> Auth {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let url = format!("sqlite://{}/signoff.db?mode=rwc", dir.display());
+        let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
-        Auth::init(db, None, std::time::Duration::from_millis(100))
-            .await
-            .unwrap()
+        Auth::init(db, options).await.unwrap()
+    }
+
+    pub(crate) async fn auth() -> Auth {
+        auth_with(Options::default()).await
     }
 
     #[tokio::test]
@@ -511,14 +546,13 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, user);
-        assert!(auth
-            .end_signin(&s.id, EndReason::Logout, "test")
-            .await
-            .unwrap());
-        assert!(!auth
-            .end_signin(&s.id, EndReason::Logout, "test")
-            .await
-            .unwrap());
+        let caller = || Caller::Signin(s.id.clone());
+        let ended = auth.logout(caller(), Scope::Local, "test").await.unwrap();
+        assert_eq!(ended.signins.len(), 1);
+        assert!(matches!(
+            auth.logout(caller(), Scope::Local, "test").await,
+            Err(AuthError::InvalidToken)
+        ));
         assert!(auth.active_signin(&s.id).await.unwrap().is_none());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! | what | when it goes |
 //! | --- | --- |
-//! | sign-ins whose credentials all expired (opaque token past `expires_at`, JWT sign-in with no usable refresh token, browser sign-in idle past the session lifetime) | ended, reason `expired` |
+//! | sign-ins whose credentials all expired (opaque token past `expires_at`, JWT sign-in with no usable refresh token, browser sign-in idle past the session lifetime) | ended through the logout engine, reason `expired`, audited |
 //! | browser sessions | past their expiry |
 //! | refresh-token rows | past their expiry |
 //! | JWT denylist rows (table and memory) | past the expiry of the token they refuse |
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{tokens::ACCESS_TTL, Auth, Result};
+use super::{tokens::ACCESS_TTL, Auth, EndReason, Ending, Result};
 use crate::{
     server::db::{now, Db},
     with_pool,
@@ -54,6 +54,30 @@ async fn batched(db: &Db, sql: &str, at: i64) -> Result<u64> {
 }
 
 impl Auth {
+    /// Ends, through the logout engine, the sign-ins that `select` (binding `$1` = `at` and
+    /// `$2` = [`BATCH`]) finds, a batch at a time, until it finds none; returns how many ended.
+    async fn end_expired(&self, select: &str, at: i64) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let ids: Vec<String> = with_pool!(&self.db, p => sqlx::query_scalar(select)
+                .bind(at).bind(BATCH).fetch_all(p).await)?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let ending = Ending::Signins {
+                ids,
+                owner: None,
+                reason: EndReason::Expired,
+            };
+            let ended = self.end(ending, "pruner").await?.signins.len() as u64;
+            // Every id found was active a moment ago; a racing logout may have ended some first.
+            total += ended;
+            if ended == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// One pruning pass. `session_idle` is the browser session lifetime; `retention` how long
     /// ended sign-ins are kept.
     #[tracing::instrument(skip_all)]
@@ -61,20 +85,23 @@ impl Auth {
         let at = now();
         let idle_since = at - session_idle.as_secs() as i64;
         let mut report = PruneReport::default();
-        // The racing logout and this UPDATE both require `ended_at IS NULL`: whichever commits first
-        // ends the sign-in, and the other changes nothing.
-        report.signins_expired += batched(&self.db,
-            "UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
-               SELECT s.id FROM signins s JOIN tokens t ON t.signin_id = s.id \
-               WHERE s.ended_at IS NULL AND t.expires_at IS NOT NULL AND t.expires_at <= $1 LIMIT $2)", at).await?;
-        report.signins_expired += batched(&self.db,
-            "UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
-               SELECT s.id FROM signins s WHERE s.ended_at IS NULL AND s.kind = 'jwt' AND NOT EXISTS ( \
-                 SELECT 1 FROM refresh_tokens r WHERE r.signin_id = s.id AND r.used_at IS NULL AND r.expires_at > $1) \
-               LIMIT $2)", at).await?;
-        report.signins_expired += batched(&self.db,
-            &format!("UPDATE signins SET ended_at = $1, end_reason = 'expired' WHERE id IN ( \
-               SELECT id FROM signins WHERE ended_at IS NULL AND kind = 'browser' AND last_seen_at < {idle_since} LIMIT $2)"), at).await?;
+        // Found here, ended by the logout engine (which requires `ended_at IS NULL`): whichever of
+        // a racing logout and this pass commits first ends the sign-in, and the other changes
+        // nothing.
+        report.signins_expired += self
+            .end_expired(
+                "SELECT DISTINCT s.id FROM signins s JOIN tokens t ON t.signin_id = s.id \
+             WHERE s.ended_at IS NULL AND t.expires_at IS NOT NULL AND t.expires_at <= $1 LIMIT $2",
+                at,
+            )
+            .await?;
+        report.signins_expired += self.end_expired(
+            "SELECT s.id FROM signins s WHERE s.ended_at IS NULL AND s.kind = 'jwt' AND NOT EXISTS ( \
+               SELECT 1 FROM refresh_tokens r WHERE r.signin_id = s.id AND r.used_at IS NULL AND r.expires_at > $1) \
+             LIMIT $2", at).await?;
+        report.signins_expired += self.end_expired(
+            "SELECT id FROM signins WHERE ended_at IS NULL AND kind = 'browser' AND last_seen_at < $1 LIMIT $2",
+            idle_since).await?;
         report.sessions = match &self.db {
             Db::Sqlite(_) => batched(&self.db,
                 "DELETE FROM tower_sessions WHERE id IN (SELECT id FROM tower_sessions \

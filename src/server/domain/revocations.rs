@@ -9,6 +9,12 @@
 //! When the notification connection is lost, the instance is *unhealthy*: every JWT check goes to
 //! the database until it has listened again and reloaded the denylist. A revoked token is never
 //! accepted for want of a notification.
+//!
+//! A connection can also die without closing (a half-open TCP connection, a stalled proxy): then
+//! nothing arrives and nothing fails. So each instance pings itself through the same channel every
+//! [`HEARTBEAT`] (a `pg_notify` sent on the pool); a listener that has heard none of its own pings
+//! for [`STALL_AFTER`] is treated as lost: the instance turns unhealthy (database checks) within
+//! a second, drops the connection and connects again.
 
 use std::{
     collections::HashMap,
@@ -16,7 +22,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc, RwLock,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sqlx::postgres::PgListener;
@@ -29,6 +35,12 @@ use crate::{
 
 /// The PostgreSQL channel revocations are announced on.
 pub const CHANNEL: &str = "signoff_revoked";
+/// How often an instance pings its own listener (PostgreSQL).
+pub const HEARTBEAT: Duration = Duration::from_millis(200);
+/// A listener that heard none of its own pings for this long is stalled.
+pub const STALL_AFTER: Duration = Duration::from_millis(700);
+/// Connecting the listener (and reloading the denylist) may take this long at most.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Revoked sign-in ids and `jti`s, each with its expiry (Unix seconds).
 pub struct Revocations {
@@ -47,8 +59,9 @@ impl std::fmt::Debug for Revocations {
 
 impl Revocations {
     /// Loads the denylist from `db`; on PostgreSQL also starts listening (reconnecting after
-    /// `retry` whenever the connection is lost).
-    pub async fn start(db: &Db, retry: Duration) -> Result<Arc<Self>> {
+    /// `retry` whenever the connection is lost), through `listen_url` when given (a listener needs
+    /// a session of its own, which a transaction-pooling proxy in front of the pool cannot give).
+    pub async fn start(db: &Db, retry: Duration, listen_url: Option<String>) -> Result<Arc<Self>> {
         let this = Arc::new(Self {
             entries: RwLock::new(HashMap::new()),
             healthy: AtomicBool::new(false),
@@ -60,7 +73,7 @@ impl Revocations {
             }
             Db::Postgres(pool) => {
                 let (this2, pool, db) = (this.clone(), pool.clone(), db.clone());
-                tokio::spawn(async move { this2.listen(pool, db, retry).await });
+                tokio::spawn(async move { this2.listen(pool, db, retry, listen_url).await });
             }
         }
         Ok(this)
@@ -137,32 +150,104 @@ impl Revocations {
         }
     }
 
-    async fn listen(self: Arc<Self>, pool: sqlx::PgPool, db: Db, retry: Duration) {
+    async fn listen(
+        self: Arc<Self>,
+        pool: sqlx::PgPool,
+        db: Db,
+        retry: Duration,
+        listen_url: Option<String>,
+    ) {
+        let ping = format!("ping {}", uuid::Uuid::now_v7());
+        tokio::spawn(heartbeat(pool.clone(), ping.clone()));
         loop {
-            match self.connect_and_catch_up(&pool, &db).await {
-                Ok(mut listener) => {
+            let connected = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                self.connect_and_catch_up(&pool, &db, listen_url.as_deref()),
+            )
+            .await;
+            match connected {
+                Ok(Ok(listener)) => {
                     self.healthy.store(true, Ordering::SeqCst);
                     tracing::info!(entries = self.len(), "revocation listener up");
-                    // `Ok(None)` or an error: the connection is gone, and notifications with it.
-                    while let Ok(Some(n)) = listener.try_recv().await {
-                        self.apply(n.payload());
-                    }
+                    self.follow(listener, &ping).await;
                     self.healthy.store(false, Ordering::SeqCst);
-                    tracing::warn!(
-                        "revocation listener lost its connection: checking JWTs in the database"
-                    );
                 }
-                Err(err) => tracing::warn!(error = %err, "revocation listener cannot connect"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "revocation listener cannot connect"),
+                Err(_) => tracing::warn!("revocation listener: connecting timed out"),
             }
             tokio::time::sleep(retry).await;
         }
     }
 
+    /// Applies notifications until the connection is lost or stalls (no ping of ours heard for
+    /// [`STALL_AFTER`]).
+    async fn follow(&self, mut listener: PgListener, ping: &str) {
+        // The listener reads in a task of its own, so that the stall check never cancels a read
+        // half-way.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
+        let reader = tokio::spawn(async move {
+            // `Ok(None)` or an error: the connection is gone, and notifications with it.
+            while let Ok(Some(n)) = listener.try_recv().await {
+                if tx.send(n.payload().to_owned()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut last_ping = Instant::now();
+        let mut check = tokio::time::interval(HEARTBEAT / 2);
+        loop {
+            tokio::select! {
+                payload = rx.recv() => match payload {
+                    Some(p) if p == ping => last_ping = Instant::now(),
+                    Some(p) if p.starts_with("ping ") => {}
+                    Some(p) => self.apply(&p),
+                    None => {
+                        tracing::warn!("revocation listener lost its connection: checking JWTs in the database");
+                        break;
+                    }
+                },
+                _ = check.tick() => if last_ping.elapsed() > STALL_AFTER {
+                    tracing::warn!("revocation listener stalled (no heartbeat): checking JWTs in the database");
+                    break;
+                },
+            }
+        }
+        reader.abort();
+    }
+
     /// `LISTEN` first, then reload: nothing revoked in between can be missed.
-    async fn connect_and_catch_up(&self, pool: &sqlx::PgPool, db: &Db) -> Result<PgListener> {
-        let mut listener = PgListener::connect_with(pool).await?;
+    async fn connect_and_catch_up(
+        &self,
+        pool: &sqlx::PgPool,
+        db: &Db,
+        listen_url: Option<&str>,
+    ) -> Result<PgListener> {
+        let mut listener = match listen_url {
+            Some(url) => PgListener::connect(url).await?,
+            None => PgListener::connect_with(pool).await?,
+        };
         listener.listen(CHANNEL).await?;
         self.reload(db).await?;
         Ok(listener)
+    }
+}
+
+/// Pings this instance's own listener through the database every [`HEARTBEAT`], forever.
+async fn heartbeat(pool: sqlx::PgPool, ping: String) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&ping)
+            .execute(&pool)
+            .await;
+        if let Err(err) = sent {
+            tracing::debug!(error = %err, "revocation heartbeat not sent");
+        }
     }
 }

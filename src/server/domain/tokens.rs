@@ -5,10 +5,17 @@
 //! `sid` (the sign-in), `sub`, `iat`, `exp`, `iss` and `typ`; a JWT is refused by its sign-in or its
 //! `jti`, never by its text. Ending the sign-in revokes every credential of it at once.
 //!
+//! Refresh tokens rotate on every use. A rotated one presented again within the grace window
+//! (`SIGNOFF_REFRESH_GRACE_SECS`, 10 s) is a benign replay (a client retrying a refresh whose answer
+//! it lost): it gets the very same successor pair again, recorded as `refresh_replay`. Presented
+//! later, or when its successor was itself used, it is reuse: the whole sign-in ends
+//! (`refresh_token_reuse`), through the logout engine like every other ending.
+//!
 //! ```ignore
 //! let issued = auth.issue_opaque(&user, &meta).await?;          // POST /api/v1/account/login
 //! let me = auth.resolve(issued.token.expose_secret()).await?;    // any bearer-authenticated call
-//! auth.logout(&me, Scope::Local, "test").await?;                         // any dialect's logout
+//! let caller = auth.caller_for_token(issued.token.expose_secret())?;
+//! auth.logout(caller, Scope::Local, "test").await?;              // any dialect's logout
 //! assert!(auth.resolve(issued.token.expose_secret()).await.is_err());
 //! ```
 
@@ -19,7 +26,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Auth, AuthError, ClientMeta, EndReason, Result, SigninKind, User};
+use super::{
+    audit, logout::Caller, Auth, AuthError, ClientMeta, EndReason, Ending, Result, SigninKind, User,
+};
 use crate::{
     server::db::{now, Db},
     with_pool,
@@ -82,6 +91,13 @@ pub struct Principal {
     pub signin_id: String,
     /// Which kind of credential it was.
     pub via: Via,
+}
+
+impl From<&Principal> for Caller {
+    /// A principal was authenticated already: its sign-in is checked again, inside the ending.
+    fn from(who: &Principal) -> Self {
+        Caller::Signin(who.signin_id.clone())
+    }
 }
 
 /// What a logout ends.
@@ -182,6 +198,18 @@ impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Keys(<redacted>)")
     }
+}
+
+fn new_jti() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[derive(sqlx::FromRow)]
+struct RotatedRow {
+    used_at: Option<i64>,
+    successor_jti: Option<String>,
+    successor_access_jti: Option<String>,
+    successor_used_at: Option<i64>,
 }
 
 fn random_token(prefix: &str) -> SecretString {
@@ -289,7 +317,8 @@ impl Auth {
         let signin = self
             .start_signin(user, SigninKind::Jwt, meta, "JWT sign-in (seed 004)")
             .await?;
-        let (pair, refresh_jti, access_jti) = self.sign_pair(user, &signin.id)?;
+        let (refresh_jti, access_jti) = (new_jti(), new_jti());
+        let pair = self.sign_pair(user, &signin.id, now(), &refresh_jti, &access_jti)?;
         with_pool!(&self.db, p => sqlx::query(
             "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&refresh_jti).bind(&signin.id).bind(&access_jti).bind(now() + REFRESH_TTL)
@@ -297,31 +326,39 @@ impl Auth {
         Ok(pair)
     }
 
-    fn sign_pair(&self, user: &User, signin_id: &str) -> Result<(JwtPair, String, String)> {
-        let iat = now();
-        let claims = |typ: &str, ttl: i64| Claims {
+    /// Signs a pair. HS256 over the same claims gives the same text, so a pair can be handed out
+    /// again (a benign refresh replay) from its ids and issue time alone, without ever storing it.
+    fn sign_pair(
+        &self,
+        user: &User,
+        signin_id: &str,
+        iat: i64,
+        refresh_jti: &str,
+        access_jti: &str,
+    ) -> Result<JwtPair> {
+        let claims = |typ: &str, jti: &str, ttl: i64| Claims {
             iss: ISSUER.into(),
             sub: user.id.clone(),
             email: user.email.clone(),
             sid: signin_id.into(),
-            jti: uuid::Uuid::now_v7().to_string(),
+            jti: jti.into(),
             iat,
             exp: iat + ttl,
             typ: typ.into(),
         };
-        let access = claims("access", ACCESS_TTL);
-        let refresh = claims("refresh", REFRESH_TTL);
-        let pair = JwtPair {
-            access_token: self.keys.sign(&access)?,
-            refresh_token: self.keys.sign(&refresh)?,
+        Ok(JwtPair {
+            access_token: self.keys.sign(&claims("access", access_jti, ACCESS_TTL))?,
+            refresh_token: self
+                .keys
+                .sign(&claims("refresh", refresh_jti, REFRESH_TTL))?,
             expires_in: ACCESS_TTL,
-        };
-        Ok((pair, refresh.jti, access.jti))
+        })
     }
 
     /// Rotates a refresh token: the old one (and the access token issued with it) stops working and
-    /// a new pair is returned. Presenting an already-rotated refresh token is reuse: the whole
-    /// sign-in ends.
+    /// a new pair is returned. A rotated token presented again within the grace window gets the
+    /// same successor pair (a benign replay); presented later, it is reuse and the whole sign-in
+    /// ends.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
         let claims = self.keys.verify(refresh_token, "refresh")?;
@@ -330,14 +367,16 @@ impl Auth {
             id: claims.sub.clone(),
             email: claims.email.clone(),
         };
-        let (new, refresh_jti, access_jti) = self.sign_pair(&user, &claims.sid)?;
+        let (refresh_jti, access_jti) = (new_jti(), new_jti());
         let rotated: Option<String> = with_pool!(&self.db, p => async {
             let mut tx = p.begin().await?;
             let old: Option<(String,)> = sqlx::query_as(
-                "UPDATE refresh_tokens SET used_at = $1 WHERE jti = $2 AND used_at IS NULL AND signin_id = $3 \
+                "UPDATE refresh_tokens SET used_at = $1, successor_jti = $4 \
+                 WHERE jti = $2 AND used_at IS NULL AND signin_id = $3 \
                  AND EXISTS (SELECT 1 FROM signins s WHERE s.id = $3 AND s.ended_at IS NULL) \
                  RETURNING access_jti")
-                .bind(at).bind(&claims.jti).bind(&claims.sid).fetch_optional(&mut *tx).await?;
+                .bind(at).bind(&claims.jti).bind(&claims.sid).bind(&refresh_jti)
+                .fetch_optional(&mut *tx).await?;
             if let Some((old_access,)) = &old {
                 sqlx::query("INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(&refresh_jti).bind(&claims.sid).bind(&access_jti).bind(at + REFRESH_TTL)
@@ -353,31 +392,98 @@ impl Auth {
         if let Some(old_access) = rotated {
             self.revocations
                 .insert(&old_access, claims.iat + ACCESS_TTL);
-            return Ok(new);
+            return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti);
         }
-        // Not rotated: unknown, already used, or its sign-in ended. A used one is reuse.
-        let used: Option<(Option<i64>,)> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT used_at FROM refresh_tokens WHERE jti = $1").bind(&claims.jti).fetch_optional(p).await)?;
-        if matches!(used, Some((Some(_),))) {
-            tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
-            self.end_signin(&claims.sid, EndReason::RefreshReuse, "seed 004 refresh")
-                .await?;
+        // Not rotated now: unknown, its sign-in ended, or rotated before (replay or reuse).
+        let seen: Option<RotatedRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT r.used_at, n.jti AS successor_jti, n.access_jti AS successor_access_jti, \
+                    n.used_at AS successor_used_at \
+             FROM refresh_tokens r JOIN signins s ON s.id = r.signin_id \
+             LEFT JOIN refresh_tokens n ON n.jti = r.successor_jti \
+             WHERE r.jti = $1 AND r.signin_id = $2 AND s.ended_at IS NULL")
+            .bind(&claims.jti).bind(&claims.sid).fetch_optional(p).await)?;
+        let Some(RotatedRow {
+            used_at: Some(used_at),
+            successor_jti,
+            successor_access_jti,
+            successor_used_at,
+        }) = seen
+        else {
+            return Err(AuthError::InvalidToken);
+        };
+        if let (Some(next), Some(next_access), None) =
+            (successor_jti, successor_access_jti, successor_used_at)
+        {
+            if at - used_at < self.refresh_grace {
+                with_pool!(&self.db, p => async {
+                    let mut tx = p.begin().await?;
+                    audit!(&mut *tx, &claims.sub, "refresh_replay", &claims.sid,
+                        "a refresh repeated within the grace window got the same pair (via seed 004 refresh)")?;
+                    tx.commit().await
+                }.await)?;
+                tracing::info!(signin.id = %claims.sid, "benign refresh replay within the grace window");
+                return self.sign_pair(&user, &claims.sid, used_at, &next, &next_access);
+            }
         }
+        tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
+        self.end(
+            Ending::Signins {
+                ids: vec![claims.sid.clone()],
+                owner: Some(claims.sub.clone()),
+                reason: EndReason::RefreshReuse,
+            },
+            "seed 004 refresh",
+        )
+        .await?;
         Err(AuthError::InvalidToken)
     }
 
-    /// The sign-in a refresh token belongs to, if the token is genuine, unexpired and its sign-in
-    /// is active (for seed 004's logout, which presents both tokens).
-    pub async fn refresh_token_signin(&self, refresh_token: &str) -> Result<String> {
+    /// The caller behind a bearer token, for a logout, without a database read: an opaque token by
+    /// its digest, a JWT access token by its verified claims. Whether it is still valid is checked
+    /// inside the ending's transaction.
+    pub fn caller_for_token(&self, token: &str) -> Result<Caller> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::InvalidToken);
+        }
+        if looks_opaque(token) {
+            return Ok(Caller::Opaque(digest(token)));
+        }
+        let claims = self.keys.verify(token, "access")?;
+        Ok(Caller::Jwt {
+            sid: claims.sid,
+            sub: claims.sub,
+            jti: claims.jti,
+        })
+    }
+
+    /// Seed 004's logout: a JWT access token with the refresh token of the same sign-in. Both
+    /// are verified here; the pair is checked and the sign-in ended in one transaction (a rotated
+    /// pair ends it too: see [`Ending::JwtPair`]). A refresh token of another sign-in is
+    /// [`AuthError::InvalidToken`] and ends nothing.
+    pub async fn logout_jwt_pair(
+        &self,
+        access: &Caller,
+        refresh_token: &str,
+        via: &str,
+    ) -> Result<()> {
+        let Caller::Jwt { sid, sub, jti } = access else {
+            return Err(AuthError::InvalidToken);
+        };
         if refresh_token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
-        let claims = self.keys.verify(refresh_token, "refresh")?;
-        let known: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT r.signin_id FROM refresh_tokens r JOIN signins s ON s.id = r.signin_id \
-             WHERE r.jti = $1 AND s.ended_at IS NULL")
-            .bind(&claims.jti).fetch_optional(p).await)?;
-        known.map(|(sid,)| sid).ok_or(AuthError::InvalidToken)
+        let refresh = self.keys.verify(refresh_token, "refresh")?;
+        if refresh.sid != *sid || refresh.sub != *sub {
+            return Err(AuthError::InvalidToken);
+        }
+        let ending = Ending::JwtPair {
+            sid: sid.clone(),
+            sub: sub.clone(),
+            access_jti: jti.clone(),
+            refresh_jti: refresh.jti,
+        };
+        self.end(ending, via).await?;
+        Ok(())
     }
 
     /// Authenticates a bearer token (opaque or JWT access token) and records its use (at most once a
@@ -465,58 +571,6 @@ impl Auth {
         let (email,) = email.ok_or(AuthError::InvalidToken)?;
         Ok(principal(email))
     }
-
-    /// The one logout: every dialect and the browser end sign-ins through here.
-    ///
-    /// Of several racing logouts with one credential exactly one succeeds; the others get
-    /// [`AuthError::InvalidToken`], as a later logout would.
-    #[tracing::instrument(skip_all, fields(user.id = %who.user.id, signin.id = %who.signin_id))]
-    pub async fn logout(&self, who: &Principal, scope: Scope, via: &str) -> Result<()> {
-        match scope {
-            Scope::Local => {
-                if !self
-                    .end_signin(&who.signin_id, EndReason::Logout, via)
-                    .await?
-                {
-                    return Err(AuthError::InvalidToken);
-                }
-            }
-            Scope::Global => {
-                if !self
-                    .end_signin(&who.signin_id, EndReason::LogoutGlobal, via)
-                    .await?
-                {
-                    return Err(AuthError::InvalidToken);
-                }
-                self.end_user_signins(&who.user.id, None, EndReason::LogoutGlobal, via)
-                    .await?;
-            }
-            Scope::Others => {
-                self.end_user_signins(
-                    &who.user.id,
-                    Some(&who.signin_id),
-                    EndReason::LogoutOthers,
-                    via,
-                )
-                .await?;
-            }
-            Scope::Signin(id) => {
-                let state: Option<(Option<i64>,)> = with_pool!(&self.db, p => sqlx::query_as(
-                    "SELECT ended_at FROM signins WHERE id = $1 AND user_id = $2")
-                    .bind(&id).bind(&who.user.id).fetch_optional(p).await)?;
-                match state {
-                    None => return Err(AuthError::NotFound),
-                    Some((Some(_),)) => return Err(AuthError::AlreadyEnded),
-                    Some((None,)) => {
-                        if !self.end_signin(&id, EndReason::Logout, via).await? {
-                            return Err(AuthError::AlreadyEnded);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -553,20 +607,27 @@ mod tests {
             .await
             .unwrap();
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
-        auth.logout(&who, Scope::Local, "test").await.unwrap();
+        auth.logout(Caller::from(&who), Scope::Local, "test")
+            .await
+            .unwrap();
         assert!(matches!(
             auth.resolve(t.token.expose_secret()).await,
             Err(AuthError::InvalidToken)
         ));
         assert!(matches!(
-            auth.logout(&who, Scope::Local, "test").await,
+            auth.logout(Caller::from(&who), Scope::Local, "test").await,
             Err(AuthError::InvalidToken)
         ));
     }
 
     #[tokio::test]
     async fn jwt_refresh_rotates_and_reuse_ends_the_signin() {
-        let auth = auth().await;
+        // No grace window: presenting a rotated token again is reuse at once.
+        let auth = crate::server::domain::tests::auth_with(crate::server::domain::Options {
+            refresh_grace: std::time::Duration::ZERO,
+            ..Default::default()
+        })
+        .await;
         let ada = user(&auth, "ada@example.com").await;
         let first = auth
             .issue_jwt_pair(&ada, &ClientMeta::default())
@@ -629,15 +690,11 @@ mod tests {
     }
 
     async fn auth_with_secret(secret: &str) -> Auth {
-        let db = Db::connect("sqlite::memory:").await.unwrap();
-        db.migrate().await.unwrap();
-        Auth::init(
-            db,
-            Some(SecretString::from(secret)),
-            std::time::Duration::from_millis(100),
-        )
+        crate::server::domain::tests::auth_with(crate::server::domain::Options {
+            jwt_secret: Some(SecretString::from(secret)),
+            ..Default::default()
+        })
         .await
-        .unwrap()
     }
 
     #[tokio::test]
@@ -656,12 +713,16 @@ mod tests {
             async move { auth.resolve(&t).await.is_ok() }
         };
         let who = auth.resolve(a1.token.expose_secret()).await.unwrap();
-        auth.logout(&who, Scope::Others, "test").await.unwrap();
+        auth.logout(Caller::from(&who), Scope::Others, "test")
+            .await
+            .unwrap();
         assert!(live(&a1.token).await);
         assert!(!live(&a2.access_token).await);
         assert!(!live(&a3.token).await);
         assert!(live(&b1.token).await);
-        auth.logout(&who, Scope::Global, "test").await.unwrap();
+        auth.logout(Caller::from(&who), Scope::Global, "test")
+            .await
+            .unwrap();
         assert!(!live(&a1.token).await);
         assert!(live(&b1.token).await);
     }
@@ -685,19 +746,28 @@ mod tests {
         let other = auth.issue_opaque(&ada, &m).await.unwrap();
         let bobs = auth.issue_opaque(&bob, &m).await.unwrap();
         assert!(matches!(
-            auth.logout(&me, Scope::Signin(bobs.signin_id.clone()), "test")
+            auth.logout(
+                Caller::from(&me),
+                Scope::Signin(bobs.signin_id.clone()),
+                "test"
+            )
+            .await,
+            Err(AuthError::NotFound)
+        ));
+        assert!(matches!(
+            auth.logout(Caller::from(&me), Scope::Signin("nope".into()), "test")
                 .await,
             Err(AuthError::NotFound)
         ));
+        auth.logout(
+            Caller::from(&me),
+            Scope::Signin(other.signin_id.clone()),
+            "test",
+        )
+        .await
+        .unwrap();
         assert!(matches!(
-            auth.logout(&me, Scope::Signin("nope".into()), "test").await,
-            Err(AuthError::NotFound)
-        ));
-        auth.logout(&me, Scope::Signin(other.signin_id.clone()), "test")
-            .await
-            .unwrap();
-        assert!(matches!(
-            auth.logout(&me, Scope::Signin(other.signin_id), "test")
+            auth.logout(Caller::from(&me), Scope::Signin(other.signin_id), "test")
                 .await,
             Err(AuthError::AlreadyEnded)
         ));
@@ -719,7 +789,9 @@ mod tests {
         assert_eq!(listed[0].name, "CI deploy");
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
         assert_eq!(who.via, Via::Opaque);
-        auth.logout(&who, Scope::Local, "test").await.unwrap();
+        auth.logout(Caller::from(&who), Scope::Local, "test")
+            .await
+            .unwrap();
         assert!(auth.personal_tokens(&ada.id).await.unwrap().is_empty());
         assert!(auth
             .create_personal_token(&ada, "   ", &ClientMeta::default())

@@ -159,8 +159,8 @@ async fn logout(
     let Some(token) = token(query.as_deref(), &headers)? else {
         return Err(ApiError::Validation("Failed validation.".into()).into());
     };
-    let who = state.auth.resolve_for_logout(&token).await?;
-    state.auth.logout(&who, Scope::Local, "seed 000").await?;
+    let caller = state.auth.caller_for_token(&token)?;
+    state.auth.logout(caller, Scope::Local, "seed 000").await?;
     Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
 }
 

@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use super::{bearer, ApiError, Dialect, Reply};
 use crate::server::{
     browser,
-    domain::{AuthError, Principal, Scope, Via},
+    domain::{AuthError, Caller, Scope},
     http::guard::is_cross_site,
     AppState,
 };
@@ -102,31 +102,24 @@ async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply<AuthLogout> {
-    let who = match bearer(&headers)? {
-        Some(token) => state.auth.resolve_for_logout(&token).await?,
+    let (caller, cookie_signin) = match bearer(&headers)? {
+        Some(token) => (state.auth.caller_for_token(&token)?, None),
         None => {
-            let (user, signin) = browser::current(&state, &session)
+            let (_, signin) = browser::current(&state, &session)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
             // A cookie travels with cross-site requests too: only this site may use it to log out.
             if is_cross_site(&headers) {
                 return Err(ApiError::Forbidden.into());
             }
-            Principal {
-                user,
-                signin_id: signin.id,
-                via: Via::Session,
-            }
+            (Caller::Signin(signin.id.clone()), Some(signin.id))
         }
     };
     let scope = parse_scope(&body)?;
-    state.auth.logout(&who, scope.clone(), "seed 001").await?;
-    let own_ended = match &scope {
-        Scope::Local | Scope::Global => true,
-        Scope::Others => false,
-        Scope::Signin(id) => *id == who.signin_id,
-    };
-    if who.via == Via::Session && own_ended {
+    let ended = state.auth.logout(caller, scope, "seed 001").await?;
+    // A cookie whose own sign-in just ended is cleared as well.
+    let own_ended = cookie_signin.is_some_and(|own| ended.signins.iter().any(|s| s.id == own));
+    if own_ended {
         session
             .flush()
             .await

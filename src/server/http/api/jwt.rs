@@ -9,9 +9,9 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::{authenticate_for_logout, bearer, ApiError, Dialect, Reply};
+use super::{bearer, logout_caller, ApiError, Dialect, Reply};
 use crate::server::{
-    domain::{ClientMeta, JwtPair, Scope},
+    domain::{Caller, ClientMeta, JwtPair},
     AppState,
 };
 
@@ -136,12 +136,14 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
 }
 
 /// `POST /api/auth/logout`, bearer access token, `{"refresh_token"}` → both are refused from then on.
-/// A refresh token of another sign-in is 401 and revokes nothing.
+/// A refresh token of another sign-in is 401 and revokes nothing. A *rotated* pair (both tokens
+/// replaced by a refresh since) ends the sign-in too, and with it whoever holds the successor pair:
+/// the client believes it is signed out, so it must be.
 #[utoipa::path(post, path = "/api/auth/logout", operation_id = "jwt_logout", tag = "seed 004: jwt",
     request_body = super::openapi::RefreshRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Both tokens are refused from now on", body = super::openapi::JwtPlain),
+        (status = 200, description = "Both tokens are refused from now on; with a rotated pair, the whole sign-in (and its newer pair) ended", body = super::openapi::JwtPlain),
         (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::openapi::JwtValidation),
         (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::openapi::JwtPlain),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
@@ -150,13 +152,22 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
-    let who = authenticate_for_logout(&state, bearer(&headers)?).await?;
-    let fields = object(&body)?;
-    let token = required(&fields, "refresh_token")?;
-    let signin = state.auth.refresh_token_signin(&token).await?;
-    if signin != who.signin_id {
+    let caller = logout_caller(&state, bearer(&headers)?)?;
+    if let Caller::Opaque(_) = caller {
+        // An opaque token's sign-in has no refresh token, so no pair can match: after checking
+        // the token (a 503 or 500 when storage fails, as elsewhere) and the body, 401.
+        state
+            .auth
+            .resolve_for_logout(&bearer(&headers)?.unwrap_or_default())
+            .await?;
+        required(&object(&body)?, "refresh_token")?;
         return Err(ApiError::Unauthorized.into());
     }
-    state.auth.logout(&who, Scope::Local, "seed 004").await?;
+    let fields = object(&body)?;
+    let token = required(&fields, "refresh_token")?;
+    state
+        .auth
+        .logout_jwt_pair(&caller, &token, "seed 004")
+        .await?;
     Ok(ok("logout successful", json!({})))
 }

@@ -24,7 +24,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::server::{
-    domain::{tokens::MAX_TOKEN_LEN, AuthError, Principal},
+    domain::{tokens::MAX_TOKEN_LEN, AuthError, Caller, Principal},
     AppState,
 };
 
@@ -310,13 +310,11 @@ pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Pri
     Ok(state.auth.resolve(&token).await?)
 }
 
-/// [`authenticate`] for a logout, which does not record the credential's use first.
-pub async fn authenticate_for_logout(
-    state: &AppState,
-    token: Option<String>,
-) -> Result<Principal, ApiError> {
+/// The caller of a bearer-authenticated logout, without a database read: whether the credential
+/// is still valid is checked inside the logout's own transaction. Missing or malformed is 401.
+pub fn logout_caller(state: &AppState, token: Option<String>) -> Result<Caller, ApiError> {
     let token = token.ok_or(ApiError::Unauthorized)?;
-    Ok(state.auth.resolve_for_logout(&token).await?)
+    Ok(state.auth.caller_for_token(&token)?)
 }
 
 #[cfg(test)]

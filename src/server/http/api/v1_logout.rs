@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{authenticate_for_logout, bearer, ApiError, Dialect, Reply};
+use super::{bearer, logout_caller, ApiError, Dialect, Reply};
 use crate::server::{domain::Scope, AppState};
 
 /// Seed 002's envelope.
@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::Message),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
-    let who = authenticate_for_logout(&state, bearer(&headers)?).await?;
-    state.auth.logout(&who, Scope::Local, "seed 002").await?;
+    let caller = logout_caller(&state, bearer(&headers)?)?;
+    state.auth.logout(caller, Scope::Local, "seed 002").await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
