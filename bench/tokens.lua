@@ -1,8 +1,10 @@
 -- wrk script: every request uses the next token from $TOKENS (one per line, minted beforehand), so
 -- each logout ends a fresh sign-in. $DIALECT picks the request shape: 000, 001, 002 or 004.
--- Tokens are split between wrk's threads so none is used twice.
+-- Tokens are split between wrk's threads so none is used twice: $THREADS must equal wrk's -t
+-- (wrk runs a thread's init() before the next thread's setup(), so no thread can count the others).
 local dialect = os.getenv("DIALECT") or "002"
 local file = os.getenv("TOKENS")
+local nthreads = tonumber(os.getenv("THREADS") or "1")
 local counter = 1
 local threads = {}
 
@@ -18,10 +20,10 @@ function setup(thread)
 end
 
 function init(args)
+  if id >= nthreads then error("wrk runs more threads than THREADS=" .. nthreads) end
   local all = read_lines(file)
-  local n = #threads == 0 and 1 or #threads
   tokens = {}
-  for i = id + 1, #all, n do tokens[#tokens + 1] = all[i] end
+  for i = id + 1, #all, nthreads do tokens[#tokens + 1] = all[i] end
   counter = 1
 end
 
