@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Benchmarks the release server on loopback with wrk (one wrk thread, 64 connections by default)
-# and prints a Markdown table: throughput and p50/p99 latency for each scenario of
-# docs/performance.md. Everything it starts listens on 127.0.0.1 and is stopped at exit.
+# The benchmark behind docs/performance.md: the release server on loopback under wrk (2 threads, 64
+# connections by default), side by side with two peers set up from their registries (bench/peers/:
+# Django REST framework + simplejwt's blacklist under gunicorn, and better-auth on Node, both on
+# SQLite in WAL mode), in one run on one machine. Prints a Markdown table (throughput, p50/p99,
+# CPU busy) and the ratios the issues' targets are stated in. Everything it starts listens on
+# 127.0.0.1 and is stopped at exit.
 #
-#   bench/run.sh                 # all scenarios (needs PostgreSQL for the last two)
-#   BENCH_SECONDS=5 bench/run.sh # shorter runs
+#   bench/run.sh                  # everything (the PostgreSQL part needs a server at 127.0.0.1:5432)
+#   BENCH_SECONDS=5 bench/run.sh  # shorter read runs
+#   BENCH_PEERS=0 bench/run.sh    # without the peers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup >/dev/null
@@ -12,9 +16,12 @@ source scripts/env.sh
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
-LOGOUT_SECONDS=${BENCH_LOGOUT_SECONDS:-5}
+LOGOUT_SECONDS=${BENCH_LOGOUT_SECONDS:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
-TOKENS_PER_DIALECT=${BENCH_TOKENS:-12000}
+THREADS=${BENCH_THREADS:-2}
+TOKENS=${BENCH_TOKENS:-60000}
+PEER_TOKENS=${BENCH_PEER_TOKENS:-8000}
+PEERS=${BENCH_PEERS:-1}
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 echo "building the release server (cargo leptos build --release)" >&2
@@ -30,94 +37,145 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_for URL: until it answers (any status).
+wait_for() {
+  for _ in $(seq 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "nothing answers at $1" >&2; exit 1
+}
 # start PORT DATABASE_URL: the release server in the background, waiting until it answers.
 start() {
   SIGNOFF_SQLITE_SYNCHRONOUS=${SYNC:-full} LEPTOS_SITE_ADDR=127.0.0.1:$1 LEPTOS_OUTPUT_NAME=signoff LEPTOS_SITE_ROOT=target/site LEPTOS_ENV=PROD \
     DATABASE_URL=$2 RUST_LOG=warn "$BIN" >>"$work/server-$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$1/login" && return 0; sleep 0.1; done
-  echo "the server on port $1 did not start" >&2; tail "$work/server-$1.log" >&2; exit 1
+  wait_for "http://127.0.0.1:$1/login"
 }
 stop_all() {
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
 }
-mint() { DATABASE_URL=$1 RUST_LOG=warn "$BIN" bench-mint --email bench@example.com --count "$2" --kind "$3"; }
+# mint DATABASE_URL COUNT KIND: fresh tokens, one sign-in each (without an fsync per commit: the
+# minting process's durability does not matter, and it keeps set-up time down).
+mint() { SIGNOFF_SQLITE_SYNCHRONOUS=normal DATABASE_URL=$1 RUST_LOG=warn "$BIN" bench-mint --email bench@example.com --count "$2" --kind "$3"; }
+
+# cpu_jiffies: "busy total" from /proc/stat (all cores).
+cpu_jiffies() { awk '/^cpu / { idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print total - idle, total }' /proc/stat; }
 
 rows=()
-# measure NAME SECONDS URL SCRIPT [ENV=VALUE…]: runs wrk, records requests/s, p50, p99, non-2xx.
+declare -A RPS P99 CPU
+# run_wrk OUT SECONDS URL SCRIPT CONNECTIONS [ENV=VALUE…]: one wrk run, its output in file OUT.
+run_wrk() {
+  local out=$1 secs=$2 url=$3 script=$4 conns=$5
+  shift 5
+  env THREADS="$THREADS" "$@" wrk -t"$THREADS" -c"$conns" -d"${secs}s" --latency -s "$script" "$url" >"$out"
+}
+runs=0
+# record NAME OUTFILE… BUSY TOTAL: one table row from one or more wrk outputs run at the same time.
+record() {
+  local name=$1 busy=$2 total=$3
+  shift 3
+  local rps=0 requests=0 non2xx=0 p50=0 p99=0
+  for out in "$@"; do
+    local s
+    s=$(grep LUA-SUMMARY "$out")
+    rps=$(awk -v a="$rps" -v b="$(awk '/^Requests\/sec:/ {print $2}' "$out")" 'BEGIN {printf "%.0f", a + b}')
+    requests=$((requests + $(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$s")))
+    non2xx=$((non2xx + $(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$s")))
+    # With several generators at once, the worst of their percentiles is reported.
+    p50=$(awk -v a="$p50" -v b="$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$s")" 'BEGIN {print (b > a ? b : a)}')
+    p99=$(awk -v a="$p99" -v b="$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$s")" 'BEGIN {print (b > a ? b : a)}')
+  done
+  local cpu
+  cpu=$(awk -v b="$busy" -v t="$total" 'BEGIN {printf "%.0f", (t > 0 ? 100 * b / t : 0)}')
+  RPS[$name]=$rps; P99[$name]=$p99; CPU[$name]=$cpu
+  rows+=("| $name | $rps | $(awk "BEGIN {printf \"%.2f\", $p50/1000}") | $(awk "BEGIN {printf \"%.2f\", $p99/1000}") | $cpu % | $requests | $non2xx |")
+  echo "$name: $rps req/s, p50 ${p50} µs, p99 ${p99} µs, CPU busy $cpu %, $non2xx non-2xx of $requests" >&2
+}
+# measure NAME SECONDS URL SCRIPT [ENV=VALUE…]: one wrk run, recorded with the CPU it kept busy.
 measure() {
   local name=$1 secs=$2 url=$3 script=$4
   shift 4
-  local out
-  out=$(env "$@" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency -s "bench/$script" "$url")
-  local rps summary
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  summary=$(grep LUA-SUMMARY <<<"$out")
-  local p50 p99 non2xx requests
-  p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$summary")
-  p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$summary")
-  non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$summary")
-  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$summary")
-  rows+=("| $name | $rps | $(awk "BEGIN {printf \"%.2f\", $p50/1000}") | $(awk "BEGIN {printf \"%.2f\", $p99/1000}") | $requests | $non2xx |")
-  echo "$name: $rps req/s, p50 ${p50} µs, p99 ${p99} µs, $non2xx non-2xx of $requests" >&2
+  local before after out
+  runs=$((runs + 1))
+  out=$work/run-$runs.out
+  before=$(cpu_jiffies)
+  run_wrk "$out" "$secs" "$url" "$script" "$CONNECTIONS" "$@"
+  after=$(cpu_jiffies)
+  record "$name" $(( $(cut -d' ' -f1 <<<"$after") - $(cut -d' ' -f1 <<<"$before") )) \
+    $(( $(cut -d' ' -f2 <<<"$after") - $(cut -d' ' -f2 <<<"$before") )) "$out"
 }
 
-# ---- SQLite: one instance ----
+# ---- Signoff on SQLite (synchronous=FULL), one instance ----
 sqlite_url="sqlite://$work/bench.db?mode=rwc"
 start 3200 "$sqlite_url"
 base=http://127.0.0.1:3200
 opaque=$(mint "$sqlite_url" 1 opaque)
 jwt=$(mint "$sqlite_url" 1 jwt | cut -d' ' -f1)
-# The ceiling: a route of the same router answering a constant (the bundled JS client), so it
-# pays for every layer but no work of its own.
-measure "static route (GET /clients/signoff.js), the ceiling" "$SECONDS_PER_RUN" "$base/clients/signoff.js" plain.lua
-measure "static file (GET /favicon.svg from disk)" "$SECONDS_PER_RUN" "$base/favicon.svg" plain.lua
-measure "GET /api/v1/account/me, opaque token (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bearer.lua TOKEN="$opaque"
-measure "GET /api/v1/account/me, JWT (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bearer.lua TOKEN="$jwt"
-for dialect in 000 001 002 004; do
+measure "static route (GET /clients/signoff.js)" "$SECONDS_PER_RUN" "$base/clients/signoff.js" bench/plain.lua
+measure "GET /api/v1/account/me, opaque token (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bench/bearer.lua TOKEN="$opaque"
+measure "GET /api/v1/account/me, JWT (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bench/bearer.lua TOKEN="$jwt"
+for dialect in 002 004 000 001; do
   kind=opaque; [ "$dialect" = 004 ] && kind=jwt
-  echo "minting $TOKENS_PER_DIALECT $kind tokens for seed $dialect" >&2
-  mint "$sqlite_url" "$TOKENS_PER_DIALECT" "$kind" >"$work/tokens-$dialect"
-  measure "logout, seed $dialect, a fresh token each (SQLite)" "$LOGOUT_SECONDS" "$base" tokens.lua DIALECT=$dialect TOKENS="$work/tokens-$dialect"
+  echo "minting $TOKENS $kind tokens for seed $dialect" >&2
+  mint "$sqlite_url" "$TOKENS" "$kind" >"$work/tokens-$dialect"
+  measure "Signoff logout, seed $dialect (SQLite FULL)" "$LOGOUT_SECONDS" "$base" bench/tokens.lua DIALECT=$dialect TOKENS="$work/tokens-$dialect"
 done
 stop_all
-# The same logout with SQLite committing without an fsync (survives a process crash, not a power cut).
-SYNC=normal start 3200 "$sqlite_url"
-mint "$sqlite_url" "$TOKENS_PER_DIALECT" opaque >"$work/tokens-normal"
-measure "logout, seed 002, a fresh token each (SQLite, synchronous=NORMAL)" "$LOGOUT_SECONDS" "$base" tokens.lua DIALECT=002 TOKENS="$work/tokens-normal"
-stop_all
-for n in 1000 1000000; do
-  # bench-deny adds up to N entries in total.
-  DATABASE_URL=$sqlite_url RUST_LOG=warn "$BIN" bench-deny --count "$n" >&2
-  start 3200 "$sqlite_url"
-  measure "GET /api/v1/account/me, JWT, $n revoked entries (SQLite)" "$SECONDS_PER_RUN" "$base/api/v1/account/me" bearer.lua TOKEN="$jwt"
-  stop_all
-done
 
-# ---- PostgreSQL: two instances ----
+# ---- The peers, same load shape ----
+if [ "$PEERS" = 1 ]; then
+  for peer in django better-auth; do
+    dir=bench/peers/$peer
+    echo "setting up $peer" >&2
+    "$dir/setup.sh" >&2
+    mkdir -p "$work/$peer"
+    "$dir/start.sh" 3900 "$work/$peer" >>"$work/$peer.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:3900/"
+    echo "minting $PEER_TOKENS credentials for $peer" >&2
+    "$dir/mint.sh" 3900 "$work/$peer" "$PEER_TOKENS" >"$work/tokens-$peer"
+    measure "peer: $peer logout (SQLite WAL)" "$LOGOUT_SECONDS" "http://127.0.0.1:3900" "$dir/logout.lua" TOKENS="$work/tokens-$peer"
+    stop_all
+  done
+fi
+
+# ---- Signoff on PostgreSQL, two instances ----
+propagation="SKIPPED: no PostgreSQL at 127.0.0.1:5432"
 if pg_isready -q -h 127.0.0.1 -p 5432; then
   pg_db=signoff_bench_$$
   psql "$PG_ADMIN" -qc "CREATE DATABASE $pg_db" >/dev/null
   pg_url="${PG_ADMIN%/*}/$pg_db"
   start 3301 "$pg_url"
   start 3302 "$pg_url"
-  mint "$pg_url" "$TOKENS_PER_DIALECT" opaque >"$work/pg-tokens"
-  measure "logout, seed 002, a fresh token each (PostgreSQL)" "$LOGOUT_SECONDS" "http://127.0.0.1:3301" tokens.lua DIALECT=002 TOKENS="$work/pg-tokens"
-  pg_jwt=$(mint "$pg_url" 1 jwt | cut -d' ' -f1)
-  measure "GET /api/v1/account/me, JWT (PostgreSQL)" "$SECONDS_PER_RUN" "http://127.0.0.1:3302/api/v1/account/me" bearer.lua TOKEN="$pg_jwt"
+  for half in a b; do mint "$pg_url" "$((TOKENS / 2))" opaque >"$work/pg-tokens-$half"; done
+  before=$(cpu_jiffies)
+  run_wrk "$work/pg-a.out" "$LOGOUT_SECONDS" http://127.0.0.1:3301 bench/tokens.lua $((CONNECTIONS / 2)) DIALECT=002 TOKENS="$work/pg-tokens-a" &
+  wa=$!
+  run_wrk "$work/pg-b.out" "$LOGOUT_SECONDS" http://127.0.0.1:3302 bench/tokens.lua $((CONNECTIONS / 2)) DIALECT=002 TOKENS="$work/pg-tokens-b" &
+  wb=$!
+  wait "$wa" "$wb"
+  after=$(cpu_jiffies)
+  record "Signoff logout, seed 002 (PostgreSQL, two instances, 32 connections each)" \
+    $(( $(cut -d' ' -f1 <<<"$after") - $(cut -d' ' -f1 <<<"$before") )) \
+    $(( $(cut -d' ' -f2 <<<"$after") - $(cut -d' ' -f2 <<<"$before") )) "$work/pg-a.out" "$work/pg-b.out"
   mint "$pg_url" 300 jwt >"$work/propagation-tokens"
   propagation=$(python3 bench/propagation.py 3301 3302 "$work/propagation-tokens")
   echo "$propagation" >&2
-else
-  propagation="SKIPPED: no PostgreSQL at 127.0.0.1:5432"
-  echo "$propagation" >&2
+  stop_all
 fi
 
 echo
-echo "| scenario | requests/s | p50 ms | p99 ms | requests | non-2xx |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| scenario | requests/s | p50 ms | p99 ms | CPU busy | requests | non-2xx |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "revocation propagation, instance A → B on PostgreSQL: $propagation"
+if [ "$PEERS" = 1 ]; then
+  best=$(awk -v a="${RPS[peer: django logout (SQLite WAL)]}" -v b="${RPS[peer: better-auth logout (SQLite WAL)]}" 'BEGIN {print (a > b ? a : b)}')
+  echo
+  echo "ratios to the better peer ($best logouts/s):"
+  for dialect in 002 004 000 001; do
+    name="Signoff logout, seed $dialect (SQLite FULL)"
+    echo "- seed $dialect: $(awk -v s="${RPS[$name]}" -v p="$best" 'BEGIN {printf "%.1f", s / p}')×"
+  done
+fi

@@ -9,9 +9,20 @@ use tokio::net::TcpListener;
 
 use crate::server::{config::Config, db::Db, domain::Auth, http, sessions::Sessions};
 
-/// What every handler and server function can reach.
+/// What every handler and server function can reach. Cheap to clone (axum clones it into every
+/// request): one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+/// The shared state behind [`AppState`].
+pub struct State {
     /// Leptos' settings (needed by its router integration).
     pub leptos_options: LeptosOptions,
     /// Accounts and sign-ins.
@@ -54,12 +65,12 @@ impl Application {
             config.session_idle,
             config.retention,
         );
-        let state = AppState {
+        let state = AppState(Arc::new(State {
             leptos_options: config.leptos.clone(),
             auth,
             config: Arc::new(config),
             reveal: Default::default(),
-        };
+        }));
         let router = http::router(state.clone(), sessions);
         Ok(Self {
             listener,

@@ -406,7 +406,7 @@ async fn resolve<T: Tx>(
     let rows = match caller {
         Caller::Signin(id) => {
             let sql = format!(
-                "SELECT s.id, s.user_id FROM signins s WHERE s.id = $1 AND s.ended_at IS NULL{}",
+                "SELECT s.id, s.user_id FROM signins s WHERE s.id = $1 AND +s.ended_at IS NULL{}",
                 T::LOCK
             );
             tx.rows(&sql, &[id.into()]).await?
@@ -414,7 +414,7 @@ async fn resolve<T: Tx>(
         Caller::Opaque(digest) => {
             let sql = format!(
                 "SELECT s.id, s.user_id FROM tokens t JOIN signins s ON s.id = t.signin_id \
-                 WHERE t.digest = $1 AND s.ended_at IS NULL \
+                 WHERE t.digest = $1 AND +s.ended_at IS NULL \
                  AND (t.expires_at IS NULL OR t.expires_at > $2){}",
                 T::LOCK
             );
@@ -423,7 +423,7 @@ async fn resolve<T: Tx>(
         Caller::Jwt { sid, sub, jti } => {
             let sql = format!(
                 "SELECT s.id, s.user_id FROM signins s WHERE s.id = $1 AND s.user_id = $2 \
-                 AND s.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM jwt_denylist d WHERE d.jti = $3){}",
+                 AND +s.ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM jwt_denylist d WHERE d.jti = $3){}",
                 T::LOCK
             );
             tx.rows(&sql, &[sid.into(), sub.into(), jti.into()]).await?
@@ -437,6 +437,9 @@ async fn resolve<T: Tx>(
 }
 
 /// Ends the given active sign-ins (only `owner`'s, when given), one audit row per user.
+///
+/// Here and wherever sign-ins are found by id or token, `+ended_at IS NULL` keeps SQLite's planner
+/// from walking the `ended_at` index (every active sign-in matches `IS NULL`) instead of the key.
 async fn end_ids<T: Tx>(
     tx: &mut T,
     ctx: &Ctx<'_>,
@@ -451,7 +454,7 @@ async fn end_ids<T: Tx>(
         let mut args: Vec<Val> = vec![ctx.at.into(), reason.as_str().into()];
         let list = T::list(&mut args, chunk.to_vec());
         let mut sql = format!(
-            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL AND id IN ({list})"
+            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE +ended_at IS NULL AND id IN ({list})"
         );
         if let Some(owner) = owner {
             args.push(owner.into());
@@ -609,7 +612,7 @@ async fn local_logouts<T: Tx>(
         );
         let sql = format!(
             "SELECT t.digest, s.id, s.user_id FROM tokens t JOIN signins s ON s.id = t.signin_id \
-             WHERE t.digest IN ({list}) AND s.ended_at IS NULL \
+             WHERE t.digest IN ({list}) AND +s.ended_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $1){}",
             T::LOCK
         );
@@ -636,7 +639,7 @@ async fn local_logouts<T: Tx>(
             chunk.iter().map(|(_, id, _)| id.clone()).collect(),
         );
         let sql = format!(
-            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE ended_at IS NULL AND id IN ({list}) RETURNING id"
+            "UPDATE signins SET ended_at = $1, end_reason = $2 WHERE +ended_at IS NULL AND id IN ({list}) RETURNING id"
         );
         for row in tx.rows(&sql, &args).await? {
             if let Some(id) = row[0].text() {

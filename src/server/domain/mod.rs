@@ -274,7 +274,8 @@ impl Default for Options {
 pub struct Auth {
     db: Db,
     hasher: Hasher,
-    keys: tokens::Keys,
+    /// Shared: `Auth` is cloned into every request's state.
+    keys: std::sync::Arc<tokens::Keys>,
     revocations: std::sync::Arc<revocations::Revocations>,
     engine: logout::Engine,
     refresh_grace: i64,
@@ -292,7 +293,7 @@ impl Auth {
         Ok(Self {
             db,
             hasher: Hasher::new(),
-            keys,
+            keys: std::sync::Arc::new(keys),
             revocations,
             engine,
             refresh_grace: options.refresh_grace.as_secs() as i64,
