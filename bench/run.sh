@@ -9,6 +9,8 @@
 #   bench/run.sh                  # everything (the PostgreSQL part needs a server at 127.0.0.1:5432)
 #   BENCH_SECONDS=5 bench/run.sh  # shorter read runs
 #   BENCH_PEERS=0 bench/run.sh    # without the peers
+#   BENCH_LOGOUT_SECONDS, BENCH_PEER_SECONDS, BENCH_TOKENS, BENCH_PEER_TOKENS, BENCH_CONNECTIONS,
+#   BENCH_THREADS: the run lengths, credentials minted per run, and the load shape
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup >/dev/null
@@ -17,10 +19,13 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 LOGOUT_SECONDS=${BENCH_LOGOUT_SECONDS:-3}
+# The peers run longer: they are slow to warm up (gunicorn opens a connection per request), and a
+# short run would understate them, and so overstate the ratios.
+PEER_SECONDS=${BENCH_PEER_SECONDS:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 TOKENS=${BENCH_TOKENS:-60000}
-PEER_TOKENS=${BENCH_PEER_TOKENS:-8000}
+PEER_TOKENS=${BENCH_PEER_TOKENS:-12000}
 PEERS=${BENCH_PEERS:-1}
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
@@ -134,7 +139,7 @@ if [ "$PEERS" = 1 ]; then
     wait_for "http://127.0.0.1:3900/"
     echo "minting $PEER_TOKENS credentials for $peer" >&2
     "$dir/mint.sh" 3900 "$work/$peer" "$PEER_TOKENS" >"$work/tokens-$peer"
-    measure "peer: $peer logout (SQLite WAL)" "$LOGOUT_SECONDS" "http://127.0.0.1:3900" "$dir/logout.lua" TOKENS="$work/tokens-$peer"
+    measure "peer: $peer logout (SQLite WAL)" "$PEER_SECONDS" "http://127.0.0.1:3900" "$dir/logout.lua" TOKENS="$work/tokens-$peer"
     stop_all
   done
 fi
