@@ -55,7 +55,8 @@ async fn batched(db: &Db, sql: &str, at: i64) -> Result<u64> {
 
 impl Auth {
     /// Ends, through the logout engine, the sign-ins that `select` (binding `$1` = `at` and
-    /// `$2` = [`BATCH`]) finds, a batch at a time, until it finds none; returns how many ended.
+    /// `$2` = [`BATCH`]) finds, a batch at a time, until a batch comes back short (as [`batched`]
+    /// does); returns how many ended.
     async fn end_expired(&self, select: &str, at: i64) -> Result<u64> {
         let mut total = 0;
         loop {
@@ -64,6 +65,7 @@ impl Auth {
             if ids.is_empty() {
                 return Ok(total);
             }
+            let found = ids.len();
             let ending = Ending::Signins {
                 ids,
                 owner: None,
@@ -72,7 +74,7 @@ impl Auth {
             let ended = self.end(ending, "pruner").await?.signins.len() as u64;
             // Every id found was active a moment ago; a racing logout may have ended some first.
             total += ended;
-            if ended == 0 {
+            if found < BATCH as usize || ended == 0 {
                 return Ok(total);
             }
         }

@@ -152,14 +152,12 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
-    let caller = logout_caller(&state, bearer(&headers)?)?;
-    if let Caller::Opaque(_) = caller {
+    let token = bearer(&headers)?;
+    let caller = logout_caller(&state, token.clone())?;
+    if let (Caller::Opaque(_), Some(token)) = (&caller, token) {
         // An opaque token's sign-in has no refresh token, so no pair can match: after checking
         // the token (a 503 or 500 when storage fails, as elsewhere) and the body, 401.
-        state
-            .auth
-            .resolve_for_logout(&bearer(&headers)?.unwrap_or_default())
-            .await?;
+        state.auth.resolve_for_logout(&token).await?;
         required(&object(&body)?, "refresh_token")?;
         return Err(ApiError::Unauthorized.into());
     }
