@@ -28,10 +28,14 @@ TOKENS=${BENCH_TOKENS:-60000}
 PEER_TOKENS=${BENCH_PEER_TOKENS:-12000}
 PEERS=${BENCH_PEERS:-1}
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# Production mode (LEPTOS_ENV=PROD) requires the JWT secret; the minting helper must sign with it too.
+export SIGNOFF_JWT_SECRET=${SIGNOFF_JWT_SECRET:-benchmark-only-secret-not-for-production-0123456789}
 
 echo "building the release server (cargo leptos build --release)" >&2
 cargo leptos build --release >&2
+cargo build --release --no-default-features --features ssr --bin signoff-bench >&2
 BIN=$PWD/target/release/signoff
+BENCH_BIN=$PWD/target/release/signoff-bench
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -61,7 +65,7 @@ stop_all() {
 }
 # mint DATABASE_URL COUNT KIND: fresh tokens, one sign-in each (without an fsync per commit: the
 # minting process's durability does not matter, and it keeps set-up time down).
-mint() { SIGNOFF_SQLITE_SYNCHRONOUS=normal DATABASE_URL=$1 RUST_LOG=warn "$BIN" bench-mint --email bench@example.com --count "$2" --kind "$3"; }
+mint() { SIGNOFF_SQLITE_SYNCHRONOUS=normal DATABASE_URL=$1 RUST_LOG=warn "$BENCH_BIN" mint --email bench@example.com --count "$2" --kind "$3"; }
 
 # cpu_jiffies: "busy total" from /proc/stat (all cores).
 cpu_jiffies() { awk '/^cpu / { idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print total - idle, total }' /proc/stat; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the three client suites (JavaScript, Go, PHP) against a fresh Signoff server.
+# Runs the three client suites (JavaScript, Go, PHP) against a fresh Signoff server, whose logout
+# events (webhooks) go to a verified receiver in each suite.
 #
 #   clients/test.sh
 #
@@ -47,22 +48,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free port: one nobody answers on (bash's /dev/tcp connect fails).
-port=""
-for _ in $(seq 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-    port="$candidate"
-    break
-  fi
-done
-[[ -n "$port" ]] || { echo "found no free port" >&2; exit 1; }
+# A free port: one nobody answers on (bash's /dev/tcp connect fails), and not one already taken.
+taken=" "
+free_port() {
+  local candidate
+  for _ in $(seq 50); do
+    candidate=$((20000 + RANDOM % 40000))
+    if [[ "$taken" != *" $candidate "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+      taken+="$candidate "
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "found no free port" >&2
+  exit 1
+}
+port=$(free_port); taken+="$port "
 url="http://127.0.0.1:$port"
+
+# Each suite's verified webhook receiver listens on a port of its own; the server delivers every
+# logout event to all three (signed with a secret made for this run).
+export SIGNOFF_WEBHOOK_PORT_JS=$(free_port); taken+="$SIGNOFF_WEBHOOK_PORT_JS "
+export SIGNOFF_WEBHOOK_PORT_GO=$(free_port); taken+="$SIGNOFF_WEBHOOK_PORT_GO "
+export SIGNOFF_WEBHOOK_PORT_PHP=$(free_port); taken+="$SIGNOFF_WEBHOOK_PORT_PHP "
+export SIGNOFF_WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
+hooks="http://127.0.0.1:$SIGNOFF_WEBHOOK_PORT_JS/hook,http://127.0.0.1:$SIGNOFF_WEBHOOK_PORT_GO/hook,http://127.0.0.1:$SIGNOFF_WEBHOOK_PORT_PHP/hook"
 
 (
   cd "$root"
   exec env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_OUTPUT_NAME=signoff LEPTOS_SITE_ROOT=target/site \
-    DATABASE_URL="sqlite://$tmp/signoff.db?mode=rwc" RUST_LOG=warn "$bin"
+    DATABASE_URL="sqlite://$tmp/signoff.db?mode=rwc" RUST_LOG=warn SIGNOFF_WEBHOOK_URLS="$hooks" "$bin"
 ) >"$tmp/server.log" 2>&1 &
 server_pid=$!
 

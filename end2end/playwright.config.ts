@@ -53,6 +53,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: "target/site",
       LEPTOS_OUTPUT_NAME: "signoff",
       LEPTOS_ENV: "PROD",
+      // Production mode requires the JWT secret from the environment; this one is for tests only.
+      SIGNOFF_JWT_SECRET: "end-to-end-tests-only-not-a-real-secret-0123456789",
       DATABASE_URL: `sqlite://${DB}?mode=rwc`,
       RUST_LOG: "warn",
     },

@@ -110,6 +110,7 @@ fn error_text(code: &str) -> Option<&'static str> {
         "token_name" => "Give the token a name of 1 to 100 characters.",
         "gone" => "That was already revoked.",
         "current_password" => "The current password is not right.",
+        "throttled" => "Too many attempts. Wait a little, then try again.",
         "unavailable" | "internal" => "Signoff is unavailable right now. Try again in a moment.",
         _ => return None,
     })
@@ -138,20 +139,28 @@ fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let query = use_query_map();
     let logged_out = move || query.with(|q| q.get("logged_out").is_some());
+    // Signed out by the server (another device, a password change, …): say why.
+    let ended = move || {
+        query.with(|q| {
+            q.get("ended")
+                .and_then(|r| crate::auth::end_reason_text(&r))
+        })
+    };
     let registered = move || query.with(|q| q.get("registered").is_some());
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = query_error();
     // Now that this browser's sign-in has ended on the server, the other tabs may follow.
     Effect::new(move |_| {
-        if logged_out() {
+        if logged_out() || ended().is_some() {
             crate::tabs::announce_logout();
         }
     });
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to see where you are signed in.">
-            <Show when=logged_out>
+            <Show when=move || logged_out() && ended().is_none()>
                 <p class="banner banner-ok" role="status">"You have logged out."</p>
             </Show>
+            {move || ended().map(|text| view! { <p class="banner banner-ok" role="status">{text}</p> })}
             <Show when=registered>
                 <p class="banner banner-ok" role="status">"Your account is ready. Sign in to continue."</p>
             </Show>
@@ -194,6 +203,8 @@ fn RegisterPage() -> impl IntoView {
 /// The frame of every signed-in page: brand, navigation, who is signed in, and **Log out**.
 #[component]
 fn SignedInLayout(email: String, children: Children) -> impl IntoView {
+    // The page follows its sign-in live: when it ends anywhere, the page goes to /login.
+    Effect::new(|_| crate::tabs::listen());
     view! {
         <div class="app-layout">
             <header class="app-header">
@@ -211,6 +222,7 @@ fn SignedInLayout(email: String, children: Children) -> impl IntoView {
                 </div>
             </header>
             <main class="content">{children()}</main>
+            <crate::idle::IdleWarning/>
         </div>
     }
 }
@@ -259,8 +271,8 @@ fn HomePage() -> impl IntoView {
                                 <h1>"Hello, " <span class="email">{me.email}</span></h1>
                                 <p>
                                     "This browser is signed in. When you log out, the sign-in ends on the server: "
-                                    "its cookie stops working everywhere, other tabs are signed out at their next "
-                                    "request, and Back shows nothing private."
+                                    "its cookie stops working everywhere, your other open tabs go to the sign-in page "
+                                    "at once, and Back shows nothing private."
                                 </p>
                                 <p>
                                     "Scripts and API clients sign in with tokens. "
@@ -371,7 +383,7 @@ fn SessionsPage() -> impl IntoView {
                                                 "Log out of all other sessions"
                                             </button>
                                         </ActionForm>
-                                        <ActionForm action=everywhere>
+                                        <ActionForm action=everywhere attr:data-leaves="">
                                             <button type="submit" class="button button-danger-solid">"Log out everywhere"</button>
                                         </ActionForm>
                                     </div>
@@ -416,7 +428,7 @@ fn SessionRow(session: SessionView, end: ServerAction<EndSession>) -> impl IntoV
                     {session.device} " · " {session.ip} " · signed in " {session.created} " · last active " {session.last_used}
                 </p>
             </div>
-            <ActionForm action=end>
+            <ActionForm action=end attr:data-leaves=session.current.then_some("")>
                 <input type="hidden" name="id" value=session.id/>
                 <button type="submit" class="button button-danger" aria-label=label>"Log out"</button>
             </ActionForm>
@@ -627,7 +639,7 @@ fn ApiReferencePage() -> impl IntoView {
 fn LogoutButton() -> impl IntoView {
     let action = ServerAction::<Logout>::new();
     view! {
-        <ActionForm action=action attr:class="logout-form">
+        <ActionForm action=action attr:class="logout-form" attr:data-leaves="">
             <button type="submit" class="button button-secondary">"Log out"</button>
         </ActionForm>
     }

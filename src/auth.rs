@@ -5,6 +5,51 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What a signed-in page may show about its user.
+/// Why a sign-in ended, as the server records it, and what `/login?ended=<reason>` says about it.
+/// Any other value is not shown.
+pub const END_REASONS: &[(&str, &str)] = &[
+    ("logout", "You have logged out."),
+    ("logout_others", "You were signed out from another of your devices."),
+    ("logout_global", "You were signed out everywhere."),
+    ("password_changed", "Your password was changed, so you were signed out. Sign in with the new password."),
+    ("idle", "You were signed out after a period of inactivity."),
+    ("absolute", "Your sign-in reached its time limit. Sign in again to continue."),
+    ("refresh_reuse", "You were signed out because one of your sign-in tokens was used twice, which can mean it was stolen."),
+    ("revoked", "Your sign-in was revoked."),
+    ("admin", "An administrator signed you out."),
+    ("expired", "Your sign-in expired. Sign in again to continue."),
+    ("superseded", "You signed in again in this browser."),
+];
+
+/// How long until this browser's sign-in ends unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleClock {
+    /// Seconds left (idle or absolute limit, whichever comes first).
+    pub remaining: i64,
+    /// The idle lifetime, in seconds.
+    pub idle: i64,
+}
+
+/// How long until this sign-in ends unused, without counting as a use.
+#[server(prefix = "/_fn", endpoint = "session_clock")]
+pub async fn session_clock() -> Result<Option<IdleClock>, ServerFnError> {
+    crate::server::browser::session_clock().await
+}
+
+/// Records a use now: "Stay signed in".
+#[server(prefix = "/_fn", endpoint = "stay_signed_in")]
+pub async fn stay_signed_in() -> Result<Option<IdleClock>, ServerFnError> {
+    crate::server::browser::stay_signed_in().await
+}
+
+/// The sentence for end reason `reason`, if it is one.
+pub fn end_reason_text(reason: &str) -> Option<&'static str> {
+    END_REASONS
+        .iter()
+        .find(|(r, _)| *r == reason)
+        .map(|(_, text)| *text)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     /// The account's email.

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod idle;
 pub mod reference;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -1,10 +1,15 @@
-//! Signoff's server: reads configuration, sets up logging, runs the application.
+//! Signoff's server and operator commands: parses the command line, sets up logging, runs.
 
-use signoff::server::{Application, Config};
+use clap::Parser;
+use signoff::server::{
+    cli::{self, Cli, Command},
+    Application, Config,
+};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -13,14 +18,18 @@ async fn main() {
         // Logs go to standard error; standard output is for commands' results.
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(result) = signoff::server::cli::run(&args).await {
-        if let Err(e) = result {
-            eprintln!("signoff {}: {e}", args[0]);
-            std::process::exit(2);
+    match cli.command {
+        None | Some(Command::Serve) => serve().await,
+        Some(command) => {
+            if let Err(e) = cli::run(command).await {
+                eprintln!("signoff: {e}");
+                std::process::exit(2);
+            }
         }
-        return;
     }
+}
+
+async fn serve() {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -3,6 +3,11 @@
 //! with a `localStorage` `storage` event as the fallback). A tab on a signed-in page that hears it,
 //! or that becomes visible again, asks the server whether it is still signed in and, if not, goes to
 //! `/login`: asking first means a stale message can never sign out a tab that is signed in.
+//!
+//! A signed-in page also listens to the server: one `EventSource` on `/events` per tab. When the
+//! sign-in ends anywhere (another device's "Log out everywhere", an API logout, a password change,
+//! an operator), the server sends `signed-out` with the reason and the page goes to
+//! `/login?ended=<reason>`, which says why.
 //! All of this runs in the browser only; on the server these functions do nothing.
 
 /// Pages that need a signed-in user; a hidden tab on one of them re-checks when shown again.
@@ -28,8 +33,9 @@ pub fn announce_logout() {
     }
 }
 
+/// This browser's clock, in milliseconds since the epoch.
 #[cfg(feature = "hydrate")]
-fn js_sys_now() -> f64 {
+pub(crate) fn js_sys_now() -> f64 {
     leptos::prelude::window()
         .performance()
         .map(|p| p.time_origin() + p.now())
@@ -55,10 +61,96 @@ fn recheck() {
     });
 }
 
+/// Where a page goes when the server says its sign-in ended for `reason`. A plain logout (this
+/// browser's, from another tab) lands where a logout always lands; other known reasons are
+/// shown on `/login`; anything else counts as a plain logout.
+pub fn login_after(reason: &str) -> String {
+    let known = crate::auth::END_REASONS.iter().any(|(r, _)| *r == reason);
+    if !known || reason == "logout" {
+        "/login?logged_out=1".to_owned()
+    } else {
+        format!("/login?ended={reason}")
+    }
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// Set when this tab submits a form that signs it out (`data-leaves`): the server function's
+    /// own redirect takes the tab to `/login`, so the stream's `signed-out` is not followed.
+    static LEAVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// This tab's one stream of server events, while a signed-in page shows.
+    static STREAM: std::cell::RefCell<Option<web_sys::EventSource>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Opens this tab's stream of server events, unless it is open already (call from every
+/// signed-in page; a no-op on the server). One stream per tab, whatever the client-side navigation.
+pub fn listen() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        if STREAM.with(|s| s.borrow().is_some()) {
+            return;
+        }
+        let Ok(source) = web_sys::EventSource::new("/events") else {
+            return;
+        };
+        let on_signed_out =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                if let Some(source) = STREAM.with(|s| s.borrow_mut().take()) {
+                    source.close();
+                }
+                if LEAVING.with(|l| l.get()) {
+                    return;
+                }
+                let reason = e
+                    .data()
+                    .as_string()
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                    .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+                    .unwrap_or_default();
+                let _ = leptos::prelude::window()
+                    .location()
+                    .replace(&login_after(&reason));
+            });
+        let _ = source
+            .add_event_listener_with_callback("signed-out", on_signed_out.as_ref().unchecked_ref());
+        // Lives as long as the tab.
+        on_signed_out.forget();
+        STREAM.with(|s| *s.borrow_mut() = Some(source));
+    }
+}
+
+/// Notes, for the whole tab, when a form that signs this tab out is submitted (`data-leaves`).
+#[cfg(feature = "hydrate")]
+fn watch_leaving() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let on_submit = Closure::<dyn Fn(web_sys::Event)>::new(|e: web_sys::Event| {
+        let leaves = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|form| form.has_attribute("data-leaves"));
+        if leaves {
+            LEAVING.with(|l| l.set(true));
+        }
+    });
+    // Capture: seen before the form's own handler.
+    let _ = leptos::prelude::document().add_event_listener_with_callback_and_bool(
+        "submit",
+        on_submit.as_ref().unchecked_ref(),
+        true,
+    );
+    on_submit.forget();
+}
+
 /// Starts following logouts in this tab (call once, in the browser).
 pub fn follow_logouts() {
     #[cfg(feature = "hydrate")]
     {
+        watch_leaving();
         use wasm_bindgen::{closure::Closure, JsCast};
         let window = leptos::prelude::window();
 

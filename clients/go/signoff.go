@@ -27,6 +27,10 @@ type Response struct {
 	Token      string                 // the access token; "" after Logout or on failure
 	Status     int                    // the HTTP status; 0 when no answer came
 	StatusText string                 // the HTTP reason phrase ("OK"); the error's text when Status is 0
+	// After Logout: why the sign-in is over. "logout" when this call ended it; on a 401, the
+	// server's reason it had already ended ("logout_global", "password_changed", "idle", …);
+	// "" when unknown.
+	Reason string
 }
 
 // Error is the error of a non-2xx answer from the server. Login and Logout return it
@@ -36,6 +40,7 @@ type Error struct {
 	Code        string // the server's code, as text: "UNAUTHORIZED", "401", …
 	Message     string // the server's message: "Unauthorized", "Invalid credentials.", …
 	Description string // the server's longer explanation, if any
+	Reason      string // on a 401: why the token's sign-in had ended, if the server said
 }
 
 func (e *Error) Error() string {
@@ -121,6 +126,7 @@ func (c *Client) Logout(ctx context.Context) (Response, error) {
 	if err != nil {
 		return resp, fmt.Errorf("signoff: logout: %w", err)
 	}
+	resp.Reason = "logout"
 	return resp, nil
 }
 
@@ -149,7 +155,11 @@ func (c *Client) post(ctx context.Context, path string, body []byte, token strin
 		return resp, nil, err
 	}
 	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
-		return resp, data, serverError(resp, data)
+		// Why a token's sign-in had already ended, when the server says.
+		resp.Reason = httpResp.Header.Get("Signoff-Ended-Reason")
+		e := serverError(resp, data)
+		e.Reason = resp.Reason
+		return resp, data, e
 	}
 	return resp, data, nil
 }

@@ -167,3 +167,31 @@ func TestLogoutWithNoToken(t *testing.T) {
 		t.Fatalf("logout: status %d, error %v, want ErrNoToken", resp.Status, err)
 	}
 }
+
+func TestLogoutSaysWhyTheSignInEnded(t *testing.T) {
+	base := server(t)
+	email := freshUser(t, base)
+	ctx := context.Background()
+	here, there := signoff.NewClient(base), signoff.NewClient(base)
+	if _, err := here.Login(ctx, email, password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := there.Login(ctx, email, password); err != nil {
+		t.Fatal(err)
+	}
+	if got := call(t, "POST", base+"/auth/logout", there.Token(), map[string]string{"scope": "global"}); got != 200 {
+		t.Fatalf("log out everywhere: %d", got)
+	}
+	resp, err := here.Logout(ctx)
+	var e *signoff.Error
+	if !errors.As(err, &e) || e.Status != 401 || e.Reason != "logout_global" || resp.Reason != "logout_global" {
+		t.Fatalf("want a 401 with reason logout_global, got %+v, %v", resp, err)
+	}
+	if _, err := here.Login(ctx, email, password); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = here.Logout(ctx)
+	if err != nil || resp.Reason != "logout" {
+		t.Fatalf("want reason logout, got %+v, %v", resp, err)
+	}
+}

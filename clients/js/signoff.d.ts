@@ -37,6 +37,8 @@ export interface SignoffError {
   status: number;
   /** The server's longer explanation, when it gave one. */
   description?: string;
+  /** On a 401 for a token whose sign-in had ended: why ("logout_global", "password_changed", "idle", …). */
+  reason?: string;
 }
 
 export interface SignoffResponse {
@@ -54,6 +56,12 @@ export interface SignoffResponse {
 export interface LogoutResponse extends SignoffResponse {
   user: null;
   token: null;
+  /**
+   * Why the sign-in is over: "logout" when this call ended it; when it had already ended
+   * elsewhere (401), the server's reason ("logout_global", "logout_others", "password_changed",
+   * "idle", "absolute", "refresh_reuse", "revoked", "admin", "expired"); null when unknown.
+   */
+  reason: string | null;
 }
 
 export interface SignoffClientOptions {

@@ -98,10 +98,11 @@ export class SignoffClient {
     quietly(() => this.#storage.removeItem(TOKEN_KEY));
     if (!token) {
       const message = "No token to log out: already logged out.";
-      return { user: null, token: null, status: 0, statusText: message, error: { message, code: "NO_TOKEN", status: 0 } };
+      return { user: null, token: null, status: 0, statusText: message, reason: null, error: { message, code: "NO_TOKEN", status: 0 } };
     }
-    const { status, statusText, error } = await this.#request("/auth/logout", undefined, token);
-    return { user: null, token: null, status, statusText, error };
+    const { status, statusText, error, reason } = await this.#request("/auth/logout", undefined, token);
+    if (error && reason) error.reason = reason;
+    return { user: null, token: null, status, statusText, reason: status === 200 ? "logout" : reason, error };
   }
 
   /** POSTs to the API. Resolves to { status, statusText, body, error }; never rejects. */
@@ -122,7 +123,7 @@ export class SignoffClient {
       });
     } catch (err) {
       const message = err?.message || String(err);
-      return { status: 0, statusText: message, body: null, error: { message, code: "NETWORK_ERROR", status: 0 } };
+      return { status: 0, statusText: message, body: null, reason: null, error: { message, code: "NETWORK_ERROR", status: 0 } };
     }
     let body = null;
     try {
@@ -131,7 +132,10 @@ export class SignoffClient {
       // An empty or non-JSON body: the status still tells what happened.
     }
     const { status, statusText } = response;
-    return { status, statusText, body, error: response.ok ? null : serverError(status, statusText, body) };
+    // Why the token's sign-in had already ended, when the server says (a 401 after "Log out
+    // everywhere", a password change, idle, …).
+    const reason = response.headers?.get?.("signoff-ended-reason") ?? null;
+    return { status, statusText, body, reason, error: response.ok ? null : serverError(status, statusText, body) };
   }
 }
 

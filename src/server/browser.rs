@@ -9,7 +9,9 @@ use secrecy::SecretString;
 use tower_sessions::Session;
 
 use crate::{
-    auth::{ActivityView, Me, NewToken, SessionView, SessionsData, TokenView, TokensData},
+    auth::{
+        ActivityView, IdleClock, Me, NewToken, SessionView, SessionsData, TokenView, TokensData,
+    },
     server::{
         domain::{AuthError, Caller, EndReason, Ending, Scope, Signin, SigninKind, User},
         AppState,
@@ -18,8 +20,20 @@ use crate::{
 
 /// The session key holding the sign-in id.
 pub const SIGNIN_KEY: &str = "signin_id";
-/// The session cookie's name.
+/// The session cookie's name over plain http (development, tests).
 pub const COOKIE_NAME: &str = "signoff_session";
+/// The session cookie's name over https: the `__Host-` prefix makes browsers refuse it unless it
+/// is `Secure`, has `Path=/` and no `Domain`, so no subdomain can set or shadow it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-signoff_session";
+
+/// The session cookie's name with or without `Secure`.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 
 /// The signed-in user of this session, if its sign-in is still active. A session whose sign-in was
 /// ended elsewhere (another tab, an API logout) is flushed here, which also clears its cookie.
@@ -27,15 +41,88 @@ pub async fn current(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<(User, Signin)>, AuthError> {
+    Ok(match check(state, session).await? {
+        Current::SignedIn(user, signin) => Some((user, signin)),
+        _ => None,
+    })
+}
+
+/// Where this browser's session stands.
+pub enum Current {
+    /// Signed in.
+    SignedIn(User, Signin),
+    /// Its sign-in ended (elsewhere, or past its lifetime just now), for this reason; the session
+    /// has been flushed.
+    Ended(Option<EndReason>),
+    /// No sign-in.
+    SignedOut,
+}
+
+/// How long the session store keeps a session unused: a little longer than the sign-in's idle
+/// lifetime, so that the sign-in check (not the store) ends it and can say why (`idle`).
+pub fn store_idle(state: &AppState) -> tower_sessions::cookie::time::Duration {
+    let lifetime = state.auth.lifetime();
+    tower_sessions::cookie::time::Duration::seconds(lifetime.idle + 2 * lifetime.touch_every + 60)
+}
+
+/// [`current`], and why the sign-in ended when it did. A use of the sign-in is recorded at most
+/// once a minute (or a quarter of the idle time); each time, the session's expiry slides too.
+pub async fn check(state: &AppState, session: &Session) -> Result<Current, AuthError> {
     let id: Option<String> = session.get(SIGNIN_KEY).await.map_err(session_error)?;
-    let Some(id) = id else { return Ok(None) };
-    match state.auth.active_signin(&id).await? {
-        Some(found) => Ok(Some(found)),
+    let Some(id) = id else {
+        return Ok(Current::SignedOut);
+    };
+    match state.auth.use_signin(&id).await? {
+        Some((user, signin, touched)) => {
+            if touched {
+                session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(store_idle(
+                    state,
+                ))));
+            }
+            Ok(Current::SignedIn(user, signin))
+        }
         None => {
+            let reason = match state.auth.signin_status(&id).await? {
+                crate::server::domain::SigninStatus::Ended(reason) => reason,
+                _ => None,
+            };
             session.flush().await.map_err(session_error)?;
-            Ok(None)
+            Ok(Current::Ended(reason))
         }
     }
+}
+
+/// Body of `auth::session_clock`: how long until this sign-in ends unused (no use recorded).
+pub async fn session_clock() -> Result<Option<IdleClock>, ServerFnError> {
+    let (state, session, _) = context().await?;
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let id: Option<String> = session
+        .get(SIGNIN_KEY)
+        .await
+        .map_err(|e| unavailable(session_error(e)))?;
+    let Some(id) = id else { return Ok(None) };
+    let remaining = state.auth.remaining(&id).await.map_err(unavailable)?;
+    Ok(remaining.map(|remaining| IdleClock {
+        remaining,
+        idle: state.auth.lifetime().idle,
+    }))
+}
+
+/// Body of `auth::stay_signed_in`: records a use now (the idle clock starts again).
+pub async fn stay_signed_in() -> Result<Option<IdleClock>, ServerFnError> {
+    let (state, session, _) = context().await?;
+    if let Some((_, signin)) = signed_in(&state, &session).await? {
+        state
+            .auth
+            .touch_signin(&signin.id)
+            .await
+            .map_err(unavailable)?;
+        session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(store_idle(
+            &state,
+        ))));
+    }
+    session_clock().await
 }
 
 fn session_error(err: tower_sessions::session::Error) -> AuthError {
@@ -113,6 +200,7 @@ fn error_code(err: &AuthError) -> &'static str {
         AuthError::InvalidCredentials | AuthError::InvalidToken => "credentials",
         AuthError::Input(InvalidTokenName) => "token_name",
         AuthError::NotFound | AuthError::AlreadyEnded => "gone",
+        AuthError::Throttled(_) => "throttled",
         AuthError::Unavailable(_) => "unavailable",
         AuthError::Internal(_) => "internal",
     }
@@ -159,9 +247,10 @@ pub async fn login(
     let (state, session, parts) = context().await?;
     let next = next.filter(|n| !n.is_empty());
     let result = async {
+        let meta = crate::server::http::client_meta(&parts);
         let user = state
             .auth
-            .authenticate(&email, SecretString::from(password))
+            .check_password(&email, SecretString::from(password), &meta, "sign-in page")
             .await?;
         // Signing in again in the same browser replaces the earlier sign-in.
         if let Some(old) = session
@@ -255,8 +344,9 @@ async fn finish_logout(
     } else {
         ""
     };
+    let name = cookie_name(state.config.secure_cookies);
     let removal = format!(
-        "{COOKIE_NAME}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}"
+        "{name}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}"
     );
     if let Ok(value) = HeaderValue::from_str(&removal) {
         res.append_header(header::SET_COOKIE, value);
@@ -335,6 +425,10 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                     "sign_in_expired" => "Sign-in expired",
                     "sign_in_replaced" => "Sign-in replaced",
                     "password_changed" => "Password changed",
+                    "admin_logout" => "Signed out by an administrator",
+                    "sign_in_failed" => "Failed sign-in",
+                    "signed_out_idle" => "Signed out after inactivity",
+                    "signed_out_absolute" => "Sign-in time limit reached",
                     _ => "Account event",
                 }
                 .to_owned(),
@@ -437,10 +531,11 @@ pub async fn change_password(
     new: String,
     end_others: bool,
 ) -> Result<(), ServerFnError> {
-    let (state, session, _) = context().await?;
+    let (state, session, parts) = context().await?;
     let Some((user, signin)) = require_signed_in(&state, &session).await? else {
         return Ok(());
     };
+    let meta = crate::server::http::client_meta(&parts);
     let result = state
         .auth
         .change_password(
@@ -449,6 +544,7 @@ pub async fn change_password(
             SecretString::from(current),
             SecretString::from(new),
             end_others,
+            &meta,
         )
         .await;
     match result {

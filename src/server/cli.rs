@@ -1,130 +1,218 @@
-//! Operator commands, run as `signoff <command>` against the configured database:
+//! The `signoff` command line (clap; `signoff --help`, and `--help` after every command):
 //!
-//! - `signoff prune`: one pruning pass now (the server also prunes in the background); prints
-//!   what it removed as JSON.
-//! - `signoff bench-mint --email E --count N --kind opaque|jwt`: for benchmarks, creates the account
-//!   if needed (password `benchmark-password`) and prints N fresh tokens, one sign-in each, one per
-//!   line (`access refresh` for jwt). Tokens go to standard output only.
-//! - `signoff bench-deny --count N`: for benchmarks, fills the JWT denylist with N entries that
-//!   expire in 15 minutes (SQLite only: on PostgreSQL each row would be a notification).
+//! - `signoff` or `signoff serve`: runs the server (configuration from the environment).
+//! - `signoff sessions list --email E [--json]`: the account's active sign-ins.
+//! - `signoff sessions end --email E [--reason R]`: ends every active sign-in of the account
+//!   through the logout engine (reason `admin`, audited with `R`; webhooks and open pages hear it).
+//! - `signoff prune`: one pruning pass now (the server also prunes in the background).
+//! - `signoff webhooks [--json] [--limit N]`: where the delivery of logout events stands.
 //!
-//! Three commands with two flags each: parsed by hand rather than pulling in an argument parser.
+//! Every command but `serve` works on the configured database (`DATABASE_URL`) and prints its
+//! result to standard output; logs go to standard error. The benchmark's helpers are not here:
+//! they are the separate `signoff-bench` binary.
 
-use secrecy::ExposeSecret;
+use clap::{Args, Parser, Subcommand};
 
-use crate::{
-    server::{
-        config::Config,
-        db::{now, Db},
-        domain::{tokens::ACCESS_TTL, Auth, AuthError, ClientMeta},
-    },
-    with_pool,
+use crate::server::{
+    config::Config,
+    db::Db,
+    domain::{Auth, SigninInfo},
+    webhooks,
 };
 
-/// Runs the command in `args` (without the program name). `None` when `args` names no command,
-/// in which case the server starts.
-pub async fn run(args: &[String]) -> Option<Result<(), String>> {
-    let command = args.first()?.as_str();
-    if !matches!(command, "prune" | "bench-mint" | "bench-deny") {
-        return Some(Err(format!(
-            "unknown command {command:?}: expected prune, bench-mint or bench-deny"
-        )));
-    }
-    Some(run_command(command, &args[1..]).await)
+/// Signoff: logout done right. Without a command, runs the server.
+#[derive(Debug, Parser)]
+#[command(name = "signoff", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the server (the default).
+    Serve,
+    /// Lists or ends an account's sign-ins.
+    #[command(subcommand)]
+    Sessions(Sessions),
+    /// Runs one pruning pass now and prints what it removed (JSON).
+    Prune,
+    /// Shows where the delivery of logout events (webhooks) stands.
+    Webhooks(WebhooksArgs),
 }
 
-async fn run_command(command: &str, args: &[String]) -> Result<(), String> {
+/// `signoff sessions …`
+#[derive(Debug, Subcommand)]
+pub enum Sessions {
+    /// Lists the account's active sign-ins.
+    List {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// Prints JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ends every active sign-in of the account (reason `admin`), as a logout would.
+    End {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// Why, for the audit trail (for example an incident number).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// `signoff webhooks`
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// Prints JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many undelivered events to list.
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+}
+
+async fn open() -> Result<(Config, Auth), String> {
     let config = Config::from_env()?;
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| format!("database: {e}"))?;
     db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
-    let auth = Auth::init(db.clone(), config.auth_options())
+    let auth = Auth::init(db, config.auth_options())
         .await
         .map_err(|e| e.to_string())?;
+    Ok((config, auth))
+}
+
+async fn user(auth: &Auth, email: &str) -> Result<crate::server::domain::User, String> {
+    auth.user_by_email(email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no account has this email".to_owned())
+}
+
+fn when(at: i64) -> String {
+    crate::server::db::rfc3339(at)
+}
+
+/// Runs `command` (anything but `serve`).
+pub async fn run(command: Command) -> Result<(), String> {
     match command {
-        "prune" => {
+        Command::Serve => return Err("serve is run by main".into()),
+        Command::Sessions(Sessions::List { email, json }) => {
+            let (_, auth) = open().await?;
+            let user = user(&auth, &email).await?;
+            let signins = auth
+                .active_signins(&user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                let rows: Vec<_> = signins.iter().map(signin_json).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "email": user.email, "signins": rows })
+                );
+            } else if signins.is_empty() {
+                println!("{} has no active sign-in.", user.email);
+            } else {
+                println!(
+                    "{:<36}  {:<8}  {:<20}  {:<20}  client",
+                    "id", "kind", "started", "last used"
+                );
+                for s in &signins {
+                    println!(
+                        "{:<36}  {:<8}  {:<20}  {:<20}  {}",
+                        s.id,
+                        s.kind,
+                        when(s.created_at),
+                        when(s.last_seen_at),
+                        s.token_name
+                            .as_deref()
+                            .or(s.user_agent.as_deref())
+                            .unwrap_or("-")
+                            .chars()
+                            .take(60)
+                            .collect::<String>()
+                    );
+                }
+            }
+        }
+        Command::Sessions(Sessions::End { email, reason }) => {
+            let (_, auth) = open().await?;
+            let user = user(&auth, &email).await?;
+            let n = auth
+                .end_all_signins_as_operator(&user, reason.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            // Webhook events were written with the endings; the server delivers them.
+            let plural = if n == 1 { "" } else { "s" };
+            println!(
+                "Ended {n} sign-in{plural} of {} (reason: admin).",
+                user.email
+            );
+        }
+        Command::Prune => {
+            let (config, auth) = open().await?;
             let report = auth
                 .prune(config.session_idle, config.retention)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
         }
-        "bench-mint" => {
-            let email = flag(args, "--email").ok_or("--email is required")?;
-            let count: usize = flag(args, "--count")
-                .unwrap_or("1000")
-                .parse()
-                .map_err(|_| "--count must be a number")?;
-            let kind = flag(args, "--kind").unwrap_or("opaque");
-            let password = "benchmark-password";
-            let user = match auth.register(email, password.into()).await {
-                Ok(user) => user,
-                Err(AuthError::EmailTaken) => auth
-                    .authenticate(email, password.into())
-                    .await
-                    .map_err(|e| e.to_string())?,
-                Err(e) => return Err(e.to_string()),
-            };
-            let meta = ClientMeta {
-                user_agent: Some("signoff bench-mint".into()),
-                ip: None,
-            };
-            let mut out = String::new();
-            for _ in 0..count {
-                match kind {
-                    "opaque" => {
-                        let t = auth
-                            .issue_opaque(&user, &meta)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        out.push_str(t.token.expose_secret());
-                    }
-                    "jwt" => {
-                        let p = auth
-                            .issue_jwt_pair(&user, &meta)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        out.push_str(p.access_token.expose_secret());
-                        out.push(' ');
-                        out.push_str(p.refresh_token.expose_secret());
-                    }
-                    other => return Err(format!("--kind must be opaque or jwt, not {other:?}")),
-                }
-                out.push('\n');
-            }
-            print!("{out}");
-        }
-        "bench-deny" => {
-            let count: i64 = flag(args, "--count")
-                .unwrap_or("1000")
-                .parse()
-                .map_err(|_| "--count must be a number")?;
-            let Db::Sqlite(pool) = &db else {
-                return Err("bench-deny runs on SQLite only".into());
-            };
-            sqlx::query(
-                "INSERT OR IGNORE INTO jwt_denylist (jti, expires_at) \
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-                 SELECT 'bench-' || i, $2 FROM n",
-            )
-            .bind(count)
-            .bind(now() + ACCESS_TTL)
-            .execute(pool)
-            .await
-            .map_err(|e| e.to_string())?;
-            let total: i64 = with_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM jwt_denylist").fetch_one(p).await)
+        Command::Webhooks(args) => {
+            let (config, auth) = open().await?;
+            let status = webhooks::status(auth.db(), args.limit.max(0))
+                .await
                 .map_err(|e| e.to_string())?;
-            println!("{total} denylist entries");
+            if args.json {
+                println!("{}", serde_json::to_string(&status).unwrap_or_default());
+            } else {
+                println!(
+                    "receivers: {}",
+                    if config.webhook_urls.is_empty() {
+                        "none configured".to_owned()
+                    } else {
+                        config.webhook_urls.len().to_string()
+                    }
+                );
+                println!(
+                    "pending: {}  delivered: {}  failed: {}",
+                    status.pending, status.delivered, status.failed
+                );
+                for d in &status.undelivered {
+                    let state = if d.failed_at.is_some() {
+                        "FAILED".to_owned()
+                    } else {
+                        format!("next attempt {}", when(d.next_attempt_at))
+                    };
+                    println!(
+                        "{}  {}  attempts {}  {}  {}",
+                        d.event_id,
+                        d.endpoint,
+                        d.attempts,
+                        d.last_error.as_deref().unwrap_or("-"),
+                        state
+                    );
+                }
+            }
         }
-        _ => unreachable!("checked in run"),
     }
     Ok(())
+}
+
+fn signin_json(s: &SigninInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": s.id,
+        "kind": s.kind,
+        "created_at": when(s.created_at),
+        "last_seen_at": when(s.last_seen_at),
+        "user_agent": s.user_agent,
+        "ip": s.ip,
+        "token_name": s.token_name,
+    })
 }

@@ -13,10 +13,17 @@ pub struct Config {
     pub database_url: String,
     /// Set the `Secure` attribute on cookies. True when `SIGNOFF_PUBLIC_URL` is https.
     pub secure_cookies: bool,
-    /// Idle lifetime of a browser session.
+    /// Idle lifetime of a sign-in (`SIGNOFF_SESSION_IDLE_SECS`): it ends when unused this long.
     pub session_idle: std::time::Duration,
-    /// The JWT signing secret (`SIGNOFF_JWT_SECRET`); `None`: generated once and kept in the database.
+    /// Absolute lifetime of a sign-in (`SIGNOFF_SESSION_ABSOLUTE_SECS`): it ends this long after
+    /// it started, and the person signs in again.
+    pub session_absolute: std::time::Duration,
+    /// The JWT signing secret (`SIGNOFF_JWT_SECRET`); `None`: generated once and kept in the database
+    /// (development only: in production, `LEPTOS_ENV=PROD`, it is required).
     pub jwt_secret: Option<secrecy::SecretString>,
+    /// The secret before the last rotation (`SIGNOFF_JWT_PREVIOUS_SECRET`): tokens it signed are
+    /// still accepted until they expire.
+    pub jwt_previous_secret: Option<secrecy::SecretString>,
     /// How long the revocation listener waits before reconnecting (`SIGNOFF_LISTEN_RETRY_MS`).
     pub listen_retry: std::time::Duration,
     /// Where the revocation listener connects when not through `database_url`
@@ -29,8 +36,57 @@ pub struct Config {
     pub retention: std::time::Duration,
     /// How often the pruner runs (`SIGNOFF_PRUNE_EVERY_SECS`).
     pub prune_every: std::time::Duration,
+    /// Where `session.ended` events are delivered (`SIGNOFF_WEBHOOK_URLS`, comma-separated).
+    pub webhook_urls: Vec<String>,
+    /// The key that signs them (`SIGNOFF_WEBHOOK_SECRET`, `whsec_` and base64), required with URLs.
+    pub webhook_secret: Option<WebhookSecret>,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
+}
+
+/// A Standard Webhooks signing key: the bytes behind `whsec_<base64>`. Never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+impl WebhookSecret {
+    /// Parses `whsec_<base64>` (the prefix may be left out); at least 16 bytes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let b64 = text.trim().strip_prefix("whsec_").unwrap_or(text.trim());
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| "SIGNOFF_WEBHOOK_SECRET must be whsec_ followed by base64".to_owned())?;
+        if bytes.len() < 16 {
+            return Err("SIGNOFF_WEBHOOK_SECRET must hold at least 16 bytes".into());
+        }
+        Ok(Self(bytes.into()))
+    }
+}
+
+/// `SIGNOFF_WEBHOOK_URLS` split on commas; each must be an http(s) URL.
+fn webhook_urls(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            if (u.starts_with("http://") || u.starts_with("https://"))
+                && !u.contains(char::is_whitespace)
+            {
+                Ok(u.to_owned())
+            } else {
+                Err(
+                    "SIGNOFF_WEBHOOK_URLS must be comma-separated http:// or https:// URLs"
+                        .to_owned(),
+                )
+            }
+        })
+        .collect()
 }
 
 /// The default database: a SQLite file in the working directory, created when missing.
@@ -69,6 +125,19 @@ impl Config {
         if jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err("SIGNOFF_JWT_SECRET must be at least 32 characters".into());
         }
+        if jwt_secret.is_none() && leptos.env == leptos::config::Env::PROD {
+            return Err(
+                "SIGNOFF_JWT_SECRET is required in production (LEPTOS_ENV=PROD): \
+                 32 or more random characters, the same on every instance"
+                    .into(),
+            );
+        }
+        let jwt_previous_secret = std::env::var("SIGNOFF_JWT_PREVIOUS_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty());
+        if jwt_previous_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err("SIGNOFF_JWT_PREVIOUS_SECRET must be at least 32 characters".into());
+        }
         let number = |name: &str, default: u64| -> Result<u64, String> {
             match std::env::var(name) {
                 Ok(v) => v
@@ -77,7 +146,24 @@ impl Config {
                 Err(_) => Ok(default),
             }
         };
+        let webhook_urls =
+            webhook_urls(&std::env::var("SIGNOFF_WEBHOOK_URLS").unwrap_or_default())?;
+        let webhook_secret = match std::env::var("SIGNOFF_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(text) => Some(WebhookSecret::parse(&text)?),
+            None if !webhook_urls.is_empty() => {
+                return Err(
+                    "SIGNOFF_WEBHOOK_URLS needs SIGNOFF_WEBHOOK_SECRET (whsec_…) to sign with"
+                        .into(),
+                )
+            }
+            None => None,
+        };
         Ok(Self {
+            webhook_urls,
+            webhook_secret,
             listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
             listen_url: std::env::var("SIGNOFF_LISTEN_DATABASE_URL")
                 .ok()
@@ -94,7 +180,17 @@ impl Config {
             database_url,
             secure_cookies,
             jwt_secret: jwt_secret.map(secrecy::SecretString::from),
-            session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
+            jwt_previous_secret: jwt_previous_secret.map(secrecy::SecretString::from),
+            session_idle: std::time::Duration::from_secs(number(
+                "SIGNOFF_SESSION_IDLE_SECS",
+                14 * 24 * 3600,
+            )?)
+            .max(std::time::Duration::from_secs(1)),
+            session_absolute: std::time::Duration::from_secs(number(
+                "SIGNOFF_SESSION_ABSOLUTE_SECS",
+                30 * 24 * 3600,
+            )?)
+            .max(std::time::Duration::from_secs(1)),
             leptos,
         })
     }
@@ -103,9 +199,13 @@ impl Config {
     pub fn auth_options(&self) -> crate::server::domain::Options {
         crate::server::domain::Options {
             jwt_secret: self.jwt_secret.clone(),
+            jwt_previous_secret: self.jwt_previous_secret.clone(),
             listen_retry: self.listen_retry,
             listen_url: self.listen_url.clone(),
             refresh_grace: self.refresh_grace,
+            webhook_urls: self.webhook_urls.clone(),
+            session_idle: self.session_idle,
+            session_absolute: self.session_absolute,
         }
     }
 
@@ -121,12 +221,16 @@ impl Config {
             database_url: database_url.into(),
             secure_cookies: false,
             jwt_secret: None,
+            jwt_previous_secret: None,
             listen_retry: std::time::Duration::from_millis(100),
             listen_url: None,
             refresh_grace: std::time::Duration::from_secs(10),
             retention: std::time::Duration::from_secs(90 * 86_400),
             prune_every: std::time::Duration::from_secs(600),
             session_idle: std::time::Duration::from_secs(14 * 24 * 3600),
+            session_absolute: std::time::Duration::from_secs(30 * 24 * 3600),
+            webhook_urls: Vec::new(),
+            webhook_secret: None,
             leptos,
         }
     }

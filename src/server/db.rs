@@ -109,6 +109,17 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     )
 }
 
+/// Unix seconds as RFC 3339 in UTC (`2026-11-23T10:00:00Z`).
+pub fn rfc3339(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

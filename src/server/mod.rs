@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod sessions;
 pub mod startup;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::{AppState, Application};

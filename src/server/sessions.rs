@@ -1,4 +1,5 @@
-//! The browser-session store: tower-sessions' sqlx store on whichever database is configured.
+//! The browser-session store: tower-sessions' sqlx store on whichever database is configured, with
+//! session ids stored only as hashes.
 
 use async_trait::async_trait;
 use tower_sessions::{
@@ -45,18 +46,73 @@ macro_rules! delegate {
     };
 }
 
+/// The id a session is stored under: the first 128 bits of SHA-256 of the id the cookie carries.
+/// Someone who reads the session table (a backup, a replica, an SQL injection elsewhere) learns no
+/// cookie that works.
+fn stored_id(id: &Id) -> Id {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.0.to_le_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Id(i128::from_le_bytes(bytes))
+}
+
+/// The store's id for a cookie value (operators and tests: the row behind a cookie).
+pub fn stored_id_of_cookie(value: &str) -> Option<String> {
+    value
+        .parse::<Id>()
+        .ok()
+        .map(|id| stored_id(&id).to_string())
+}
+
+fn to_store(record: &Record) -> Record {
+    let mut stored = record.clone();
+    stored.id = stored_id(&record.id);
+    stored
+}
+
+/// Every id is hashed on its way into the store and the cookie's id put back on the way out.
 #[async_trait]
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        delegate!(self, s => s.create(record).await)
+        loop {
+            let mut stored = to_store(record);
+            let wanted = stored.id;
+            delegate!(self, s => s.create(&mut stored).await)?;
+            if stored.id == wanted {
+                return Ok(());
+            }
+            // The store met a collision and chose another id, whose cookie id nobody knows: drop
+            // it and start again from a fresh cookie id.
+            delegate!(self, s => s.delete(&stored.id).await)?;
+            record.id = Id::default();
+        }
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        delegate!(self, s => s.save(record).await)
+        let stored = to_store(record);
+        delegate!(self, s => s.save(&stored).await)
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        delegate!(self, s => s.load(id).await)
+        let found = delegate!(self, s => s.load(&stored_id(id)).await)?;
+        Ok(found.map(|mut record| {
+            record.id = *id;
+            record
+        }))
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        delegate!(self, s => s.delete(id).await)
+        delegate!(self, s => s.delete(&stored_id(id)).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_id_is_fixed_per_cookie_id_and_tells_nothing_of_it() {
+        let id = Id::default();
+        assert_eq!(stored_id(&id), stored_id(&id));
+        assert_ne!(stored_id(&id), id);
+        assert_ne!(stored_id(&id), stored_id(&Id::default()));
     }
 }

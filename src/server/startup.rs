@@ -65,6 +65,12 @@ impl Application {
             config.session_idle,
             config.retention,
         );
+        // Logout events for other services, from the outbox the logout engine writes.
+        crate::server::webhooks::spawn(
+            auth.db().clone(),
+            auth.outbox().clone(),
+            config.webhook_secret.clone(),
+        );
         let state = AppState(Arc::new(State {
             leptos_options: config.leptos.clone(),
             auth,

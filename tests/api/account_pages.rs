@@ -98,7 +98,7 @@ async fn log_out_of_all_other_sessions_and_log_out_everywhere() {
     assert!(!app.accepted(&jwt).await);
     assert_eq!(
         location(&app.get("/", Some(&other_browser)).await),
-        "/login"
+        "/login?ended=logout_others"
     );
     assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK);
 
@@ -148,7 +148,7 @@ async fn a_password_change_ends_the_others_and_keeps_the_current_one() {
     assert!(!app.accepted(&token).await);
     assert_eq!(
         location(&app.get("/", Some(&other_browser)).await),
-        "/login"
+        "/login?ended=password_changed"
     );
     assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK);
     let res = app

@@ -122,7 +122,7 @@ async fn scope_others_keeps_the_caller_and_ends_the_rest_of_that_user_only() {
     assert!(!app.accepted(&jwt).await);
     assert_eq!(
         crate::helpers::location(&app.get("/", Some(&cookie)).await),
-        "/login"
+        "/login?ended=logout_others"
     );
     assert!(app.accepted(&bob).await);
 }
@@ -163,7 +163,7 @@ async fn scope_global_ends_every_signin_of_the_user_and_nobody_elses() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         crate::helpers::location(&app.get("/", Some(&cookie)).await),
-        "/login"
+        "/login?ended=logout_global"
     );
     assert!(app.accepted(&bob).await);
     assert_eq!(
@@ -333,7 +333,8 @@ async fn malformed_json_and_wrong_types_get_each_dialects_error() {
         res,
         StatusCode::BAD_REQUEST,
         json!({"code": 400, "message": "validation failed", "data": {"type": "validation_error",
-            "errors": [{"key": "email", "message": "required", "value": ["a"]}]}}),
+            // `value` is null whatever was sent: no error repeats a submitted value.
+            "errors": [{"key": "email", "message": "required", "value": null}]}}),
     )
     .await;
     assert!(app.accepted(&access).await);

@@ -37,6 +37,27 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// [`spawn_app`] with the configuration changed by `configure` first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var("SIGNOFF_TEST_DATABASE").as_deref() == Ok("postgres") {
+        let db = fresh_postgres()
+            .await
+            .expect("PostgreSQL for SIGNOFF_TEST_DATABASE=postgres");
+        let mut config = Config::for_tests(&db.url);
+        configure(&mut config);
+        let mut app = start_with(config).await;
+        app.pg = Some(db);
+        return app;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database_url = format!("sqlite://{}/signoff.db?mode=rwc", dir.path().display());
+    let mut config = Config::for_tests(&database_url);
+    configure(&mut config);
+    let mut app = start_with(config).await;
+    app._dir = dir;
+    app
+}
+
 /// A PostgreSQL database made for one test, dropped when the test ends.
 pub struct PgDatabase {
     /// Its URL.
@@ -226,6 +247,38 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), "/");
         session_cookie(&res).expect("login sets the session cookie")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Seed 001: `POST /auth/logout` with a bearer token and, when given, a JSON body.
+    pub async fn logout_001(&self, token: &str, body: Option<Value>) -> Response {
+        let mut req = self
+            .client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Seed 002: `DELETE /api/v1/logout` with a bearer token.
+    pub async fn logout_002(&self, token: &str) -> Response {
+        self.client
+            .delete(self.url("/api/v1/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET path` with an optional cookie.

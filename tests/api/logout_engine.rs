@@ -364,14 +364,37 @@ async fn twenty_concurrent_logouts_of_one_token_exactly_one_succeeds() {
 }
 
 /// A server started as its own process (so that it can be killed with SIGKILL), on `database_url`.
-struct Process {
+/// The real server binary, running in a process of its own.
+pub struct Process {
     child: std::process::Child,
-    address: String,
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+}
+
+impl Process {
+    /// SIGKILL: no shutdown, no flush, nothing.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn spawn_process(database_url: &str) -> Process {
+    spawn_process_with(database_url, &[])
+}
+
+/// Starts the server binary on `database_url` with extra environment `env`.
+pub fn spawn_process_with(database_url: &str, env: &[(&str, &str)]) -> Process {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signoff"))
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
@@ -452,8 +475,7 @@ async fn every_acknowledged_logout_survives_sigkill_in_the_middle_of_a_storm() {
         .wait_for(|n| *n >= 100)
         .await
         .expect("logouts are acknowledged");
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
+    server.kill(); // SIGKILL
     storm.await.unwrap();
 
     let acknowledged = acknowledged.lock().unwrap().clone();

@@ -42,7 +42,7 @@ test("login saves the token; logout revokes it and clears storage", needsServer,
   assert.equal(await meStatus(login.token), 200);
 
   const logout = await client.logout();
-  assert.deepEqual(logout, { user: null, token: null, status: 200, statusText: "OK", error: null });
+  assert.deepEqual(logout, { user: null, token: null, status: 200, statusText: "OK", reason: "logout", error: null });
   assert.equal(client.token, null);
   assert.equal(storage.getItem(TOKEN_KEY), null);
   assert.equal(await meStatus(login.token), 401, "the old token no longer authenticates");
@@ -78,7 +78,10 @@ test("logout with an already-dead token clears state and reports the 401", needs
     code: "UNAUTHORIZED",
     status: 401,
     description: "Invalid, expired or missing bearer token",
+    // The token was logged out before: the server says so.
+    reason: "logout",
   });
+  assert.equal(logout.reason, "logout");
   assert.equal(client.token, null);
   assert.equal(storage.getItem(TOKEN_KEY), null);
 });
@@ -122,4 +125,28 @@ test("logout with no token sends nothing and says so", async () => {
   assert.equal(logout.status, 0);
   assert.equal(logout.error.code, "NO_TOKEN");
   assert.equal(client.token, null);
+});
+
+test("logout says why: 'logout' when it ends the sign-in, the server's reason when it had ended", needsServer, async () => {
+  const email = await freshUser();
+  const here = new SignoffClient({ baseUrl: BASE, storage: new MemoryStorage() });
+  const there = new SignoffClient({ baseUrl: BASE, storage: new MemoryStorage() });
+  await here.login(email, PASSWORD);
+  await there.login(email, PASSWORD);
+  // The other device logs out everywhere.
+  const everywhere = await fetch(`${BASE}/auth/logout`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${there.token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scope: "global" }),
+  });
+  assert.equal(everywhere.status, 200);
+  const out = await here.logout();
+  assert.equal(out.status, 401);
+  assert.equal(out.reason, "logout_global");
+  assert.equal(out.error.reason, "logout_global");
+
+  await here.login(email, PASSWORD);
+  const ok = await here.logout();
+  assert.equal(ok.status, 200);
+  assert.equal(ok.reason, "logout");
 });

@@ -65,7 +65,11 @@ final class Client
      * means the token was already dead; status 0 means no answer came (code NETWORK_ERROR)
      * or there was no token to send (code NO_TOKEN).
      *
-     * @return array{user: null, token: null, status: int, statusText: string, error: ?array}
+     * 'reason' says why the sign-in is over: 'logout' when this call ended it; on a 401 the
+     * server's reason it had already ended ('logout_global', 'password_changed', 'idle', …);
+     * null when unknown.
+     *
+     * @return array{user: null, token: null, status: int, statusText: string, reason: ?string, error: ?array}
      */
     public function logout(): array
     {
@@ -74,11 +78,13 @@ final class Client
         $this->token = null;
         if ($token === null) {
             $message = 'No token to log out: already logged out.';
-            return ['user' => null, 'token' => null, 'status' => 0, 'statusText' => $message,
+            return ['user' => null, 'token' => null, 'status' => 0, 'statusText' => $message, 'reason' => null,
                 'error' => ['message' => $message, 'code' => 'NO_TOKEN', 'status' => 0]];
         }
         $res = $this->post('/auth/logout', null, $token);
-        return ['user' => null, 'token' => null, 'status' => $res['status'], 'statusText' => $res['statusText'], 'error' => $res['error']];
+        $reason = $res['status'] === 200 ? 'logout' : $res['reason'];
+        return ['user' => null, 'token' => null, 'status' => $res['status'], 'statusText' => $res['statusText'],
+            'reason' => $reason, 'error' => $res['error']];
     }
 
     /**
@@ -96,6 +102,7 @@ final class Client
             $headers[] = 'Authorization: Bearer ' . $token;
         }
         $reason = '';
+        $ended = null;
         $ch = curl_init($this->baseUrl . $path);
         curl_setopt_array($ch, [
             CURLOPT_POST => true,
@@ -106,9 +113,12 @@ final class Client
             CURLOPT_TIMEOUT => $this->timeout,
             CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
             // Keep the reason phrase of the status line ("HTTP/1.1 401 Unauthorized").
-            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$reason): int {
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$reason, &$ended): int {
                 if (preg_match('#^HTTP/\S+\s+\d{3}\s*(.*?)\s*$#', $line, $m)) {
                     $reason = $m[1];
+                } elseif (preg_match('#^signoff-ended-reason:\s*([a-z_]+)\s*$#i', $line, $m)) {
+                    // Why a token's sign-in had already ended, when the server says.
+                    $ended = $m[1];
                 }
                 return strlen($line);
             },
@@ -120,12 +130,15 @@ final class Client
 
         if ($raw === false) {
             $message = $curlError !== '' ? $curlError : 'The request failed.';
-            return ['status' => 0, 'statusText' => $message, 'body' => null,
+            return ['status' => 0, 'statusText' => $message, 'body' => null, 'reason' => null,
                 'error' => ['message' => $message, 'code' => 'NETWORK_ERROR', 'status' => 0]];
         }
         $body = json_decode((string) $raw, true); // null for an empty or non-JSON body
         $error = ($status >= 200 && $status <= 299) ? null : self::serverError($status, $reason, $body);
-        return ['status' => $status, 'statusText' => $reason, 'body' => $body, 'error' => $error];
+        if ($error !== null && $ended !== null) {
+            $error['reason'] = $ended;
+        }
+        return ['status' => $status, 'statusText' => $reason, 'body' => $body, 'reason' => $ended, 'error' => $error];
     }
 
     /**

@@ -72,7 +72,7 @@ final class ClientTest extends TestCase
         $this->assertSame(200, self::call('GET', "$base/api/v1/account/me", $login['token']));
 
         $logout = $client->logout();
-        $this->assertSame(['user' => null, 'token' => null, 'status' => 200, 'statusText' => 'OK', 'error' => null], $logout);
+        $this->assertSame(['user' => null, 'token' => null, 'status' => 200, 'statusText' => 'OK', 'reason' => 'logout', 'error' => null], $logout);
         $this->assertNull($client->token());
         $this->assertSame(401, self::call('GET', "$base/api/v1/account/me", $login['token']), 'the old token no longer authenticates');
     }
@@ -91,11 +91,14 @@ final class ClientTest extends TestCase
             'token' => null,
             'status' => 401,
             'statusText' => 'Unauthorized',
+            // The token was logged out before: the server says so.
+            'reason' => 'logout',
             'error' => [
                 'message' => 'Unauthorized',
                 'code' => 'UNAUTHORIZED',
                 'status' => 401,
                 'description' => 'Invalid, expired or missing bearer token',
+                'reason' => 'logout',
             ],
         ], $logout);
         $this->assertNull($client->token());
@@ -130,5 +133,24 @@ final class ClientTest extends TestCase
         $logout = (new Client('http://127.0.0.1:9'))->logout();
         $this->assertSame(0, $logout['status']);
         $this->assertSame('NO_TOKEN', $logout['error']['code']);
+    }
+
+    public function testLogoutSaysWhyTheSignInEnded(): void
+    {
+        $base = $this->server();
+        $email = $this->freshUser($base);
+        $here = new Client($base);
+        $there = new Client($base);
+        $here->login($email, self::PASSWORD);
+        $there->login($email, self::PASSWORD);
+        $this->assertSame(200, self::call('POST', "$base/auth/logout", $there->token(), ['scope' => 'global']));
+        $out = $here->logout();
+        $this->assertSame(401, $out['status']);
+        $this->assertSame('logout_global', $out['reason']);
+        $this->assertSame('logout_global', $out['error']['reason']);
+        $here->login($email, self::PASSWORD);
+        $ok = $here->logout();
+        $this->assertSame(200, $ok['status']);
+        $this->assertSame('logout', $ok['reason']);
     }
 }

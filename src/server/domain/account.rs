@@ -3,7 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{password::PasswordHashString, validate, Auth, AuthError, Ending, Result, User};
+use super::{validate, Auth, Ending, Result, User};
 use crate::with_pool;
 
 /// One active sign-in, as the `/sessions` page lists it.
@@ -40,6 +40,46 @@ pub struct AuditEvent {
 }
 
 impl Auth {
+    /// The account with this email (normalised first), if there is one.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let Ok(email) = validate::normalize_email(email) else {
+            return Ok(None);
+        };
+        Ok(with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT id, email FROM users WHERE email = $1")
+            .bind(&email).fetch_optional(p).await)?)
+    }
+
+    /// An operator ends every active sign-in of `user` (reason `admin`), through the logout
+    /// engine; `note` (why, for the audit trail) is cut to 200 printable characters.
+    pub async fn end_all_signins_as_operator(
+        &self,
+        user: &User,
+        note: Option<&str>,
+    ) -> Result<usize> {
+        let note: String = note
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let via = if note.trim().is_empty() {
+            "operator command".to_owned()
+        } else {
+            format!("operator command: {}", note.trim())
+        };
+        let ended = self
+            .end(
+                Ending::User {
+                    user_id: user.id.clone(),
+                    reason: super::EndReason::Admin,
+                },
+                &via,
+            )
+            .await?;
+        Ok(ended.signins.len())
+    }
+
     /// The user's active sign-ins, most recently used first.
     pub async fn active_signins(&self, user_id: &str) -> Result<Vec<SigninInfo>> {
         Ok(with_pool!(&self.db, p => sqlx::query_as(
@@ -69,13 +109,11 @@ impl Auth {
         current: SecretString,
         new: SecretString,
         end_others: bool,
+        meta: &super::ClientMeta,
     ) -> Result<u64> {
-        let stored: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT password_hash FROM users WHERE id = $1").bind(&user.id).fetch_optional(p).await)?;
-        let stored = stored.map(|(h,)| PasswordHashString(h));
-        if !self.hasher.verify(current, stored).await? {
-            return Err(AuthError::InvalidCredentials);
-        }
+        // The current password is checked like a sign-in: throttled, and failures audited.
+        self.check_password(&user.email, current, meta, "password page")
+            .await?;
         validate::check_password(new.expose_secret())?;
         let hash = self.hasher.hash(new).await?;
         // The new hash and the ending of the other sign-ins commit together, or not at all.
@@ -94,8 +132,7 @@ impl Auth {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::server::domain::{tests::auth, ClientMeta, SigninKind};
+    use crate::server::domain::{tests::auth, AuthError, ClientMeta, SigninKind};
 
     #[tokio::test]
     async fn a_password_change_can_end_the_other_signins_and_keeps_the_current_one() {
@@ -120,11 +157,19 @@ mod tests {
                 "nope nope".into(),
                 "new password".into(),
                 true,
+                &m,
             )
             .await;
         assert!(matches!(wrong, Err(AuthError::InvalidCredentials)));
         let short = auth
-            .change_password(&ada, &here.id, "correct horse".into(), "short".into(), true)
+            .change_password(
+                &ada,
+                &here.id,
+                "correct horse".into(),
+                "short".into(),
+                true,
+                &m,
+            )
             .await;
         assert!(matches!(short, Err(AuthError::Input(_))));
         assert_eq!(
@@ -140,6 +185,7 @@ mod tests {
                 "correct horse".into(),
                 "new password".into(),
                 true,
+                &m,
             )
             .await;
         assert_eq!(ended.unwrap(), 1);

@@ -43,7 +43,11 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{revocations::Revocations, tokens::ACCESS_TTL, AuthError, EndReason, Result, Scope};
+use super::{
+    outbox::{self, Outbox, SigninFacts},
+    revocations::Revocations,
+    AuthError, EndReason, Result, Scope,
+};
 use crate::server::db::{now, Db};
 
 /// How many requests one group commits at most.
@@ -97,6 +101,19 @@ pub enum Ending {
         access_jti: String,
         /// The refresh token's id.
         refresh_jti: String,
+    },
+    /// Every active sign-in of a user ends, for `reason` (an operator's `signoff sessions end`).
+    User {
+        /// Whose.
+        user_id: String,
+        /// Why.
+        reason: EndReason,
+    },
+    /// RFC 7009: the sign-in of a presented token ends, reason `revoked`. A credential that is no
+    /// longer valid ends nothing and is no error (the RFC answers both the same).
+    Revoke {
+        /// The token's holder.
+        caller: Caller,
     },
     /// Given sign-ins, for a reason: a personal token revoked, a sign-in replaced, refresh-token
     /// reuse, expiry (pruning). With `owner`, only that user's.
@@ -236,6 +253,7 @@ struct Ctx<'a> {
     at: i64,
     grace: i64,
     fail: &'a AtomicU8,
+    outbox: &'a Outbox,
 }
 
 impl Ctx<'_> {
@@ -273,11 +291,11 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
                 }
                 Scope::Global => {
                     let global = EndReason::LogoutGlobal;
-                    end_user(tx, ctx, &user, None, &me, global, via).await?
+                    end_user(tx, ctx, &user, None, Some(&me), global, via).await?
                 }
                 Scope::Others => {
                     let others = EndReason::LogoutOthers;
-                    end_user(tx, ctx, &user, Some(me.as_str()), &me, others, via).await?
+                    end_user(tx, ctx, &user, Some(me.as_str()), Some(&me), others, via).await?
                 }
                 Scope::Signin(id) => {
                     let sql = format!(
@@ -357,6 +375,13 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
             }
             ended
         }
+        Ending::User { user_id, reason } => {
+            end_user(tx, ctx, user_id, None, None, *reason, via).await?
+        }
+        Ending::Revoke { caller } => match resolve(tx, ctx, caller).await? {
+            Some((me, _)) => end_ids(tx, ctx, &[me], None, EndReason::Revoked, via).await?,
+            None => Ended::default(),
+        },
         Ending::Signins { ids, owner, reason } => {
             end_ids(tx, ctx, ids, owner.as_deref(), *reason, via).await?
         }
@@ -387,7 +412,16 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
             .await?;
             if *end_others {
                 let reason = EndReason::PasswordChanged;
-                end_user(tx, ctx, user_id, Some(keep.as_str()), keep, reason, via).await?
+                end_user(
+                    tx,
+                    ctx,
+                    user_id,
+                    Some(keep.as_str()),
+                    Some(keep),
+                    reason,
+                    via,
+                )
+                .await?
             } else {
                 Ended::default()
             }
@@ -472,7 +506,7 @@ async fn end_user<T: Tx>(
     ctx: &Ctx<'_>,
     user: &str,
     keep: Option<&str>,
-    actor: &str,
+    actor: Option<&str>,
     reason: EndReason,
     via: &str,
 ) -> DbResult<Ended> {
@@ -488,7 +522,7 @@ async fn end_user<T: Tx>(
             ],
         )
         .await?;
-    finish(tx, ctx, rows, Some(actor), reason, via).await
+    finish(tx, ctx, rows, actor, reason, via).await
 }
 
 /// Audits what was ended, one row per user, and returns it. A reason that ends one sign-in names
@@ -512,6 +546,7 @@ async fn finish<T: Tx>(
             })
         })
         .collect();
+    write_events(tx, ctx, &ended).await?;
     let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for e in &ended {
         by_user.entry(&e.user_id).or_default().push(&e.id);
@@ -531,6 +566,54 @@ async fn finish<T: Tx>(
         audit(tx, ctx, user, reason.event(), signin, &detail).await?;
     }
     Ok(Ended { signins: ended })
+}
+
+/// Writes a `session.ended` event per ended sign-in and receiver to the webhook outbox (nothing
+/// when no receiver is configured), in the transaction that ends them.
+async fn write_events<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, ended: &[EndedSignin]) -> DbResult<()> {
+    if !ctx.outbox.enabled() || ended.is_empty() {
+        return Ok(());
+    }
+    let reasons: std::collections::HashMap<&str, EndReason> =
+        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
+    for chunk in ended.chunks(500) {
+        let mut args: Vec<Val> = Vec::new();
+        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
+        let sql = format!(
+            "SELECT s.id, s.user_id, s.kind, s.last_seen_at, \
+             (SELECT COUNT(*) FROM tokens t WHERE t.signin_id = s.id AND t.expires_at IS NULL), \
+             (SELECT MAX(t.expires_at) FROM tokens t WHERE t.signin_id = s.id), \
+             (SELECT MAX(r.expires_at) FROM refresh_tokens r WHERE r.signin_id = s.id) \
+             FROM signins s WHERE s.id IN ({list})"
+        );
+        for row in tx.rows(&sql, &args).await? {
+            let facts = SigninFacts {
+                id: row[0].text().unwrap_or_default().to_owned(),
+                user_id: row[1].text().unwrap_or_default().to_owned(),
+                kind: row[2].text().unwrap_or_default().to_owned(),
+                last_seen_at: row[3].int().unwrap_or(ctx.at),
+                has_unexpiring_token: row[4].int().unwrap_or(0) > 0,
+                token_expires_at: row[5].int(),
+                refresh_expires_at: row[6].int(),
+            };
+            let reason = reasons
+                .get(facts.id.as_str())
+                .copied()
+                .unwrap_or(EndReason::Logout);
+            let body =
+                outbox::session_ended(&facts, reason.as_str(), ctx.at, ctx.outbox.session_idle);
+            let id = outbox::event_id();
+            for endpoint in ctx.outbox.endpoints.iter() {
+                tx.exec(
+                    "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts) \
+                     VALUES ($1, $2, $3, $4, $4, 0)",
+                    &[id.as_str().into(), endpoint.into(), body.as_str().into(), ctx.at.into()],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Appends an audit row. Never pass a token or a password here.
@@ -652,6 +735,17 @@ async fn local_logouts<T: Tx>(
         .iter()
         .filter(|(_, id, _)| ended.contains(id))
         .collect();
+    if ctx.outbox.enabled() {
+        let signins: Vec<EndedSignin> = done
+            .iter()
+            .map(|(_, id, user)| EndedSignin {
+                id: id.clone(),
+                user_id: user.clone(),
+                reason: EndReason::Logout,
+            })
+            .collect();
+        write_events(tx, ctx, &signins).await?;
+    }
     let scope = EndReason::Logout.scope();
     for chunk in done.chunks(100) {
         let rows = chunk
@@ -702,13 +796,25 @@ async fn local_logouts<T: Tx>(
 
 /// Answers every job of a committed group (after recording the revocations in memory), or every
 /// job of a failed group with the same error.
-fn answer(jobs: Vec<Job>, outcome: DbResult<Vec<Result<Ended>>>, revocations: &Revocations) {
+fn answer(
+    jobs: Vec<Job>,
+    outcome: DbResult<Vec<Result<Ended>>>,
+    revocations: &Revocations,
+    outbox: &Outbox,
+) {
     match outcome {
         Ok(answers) => {
+            if outbox.enabled()
+                && answers
+                    .iter()
+                    .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
+            {
+                outbox.written.notify_one();
+            }
             for (job, answer) in jobs.into_iter().zip(answers) {
                 if let Ok(ended) = &answer {
                     for s in &ended.signins {
-                        revocations.insert(&s.id, now() + ACCESS_TTL);
+                        revocations.signin_ended(&s.id, Some(s.reason));
                     }
                 }
                 let _ = job.reply.send(answer);
@@ -739,12 +845,19 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Starts the writer(s) for `db`. `grace` is how long after its rotation a refresh token may be
     /// presented again without counting as reuse.
-    pub fn start(db: &Db, revocations: Arc<Revocations>, grace: Duration) -> Result<Self> {
+    pub fn start(
+        db: &Db,
+        revocations: Arc<Revocations>,
+        grace: Duration,
+        outbox: Outbox,
+    ) -> Result<Self> {
         let (queue, rx) = mpsc::channel(QUEUE);
         let fail = Arc::new(AtomicU8::new(0));
         let grace = grace.as_secs() as i64;
         match db {
-            Db::Sqlite(pool) => sqlite::spawn(pool.clone(), rx, revocations, fail.clone(), grace)?,
+            Db::Sqlite(pool) => {
+                sqlite::spawn(pool.clone(), rx, revocations, fail.clone(), grace, outbox)?
+            }
             Db::Postgres(pool) => {
                 let rx = Arc::new(Mutex::new(rx));
                 let writers = std::env::var("SIGNOFF_PG_WRITERS")
@@ -759,6 +872,7 @@ impl Engine {
                         revocations.clone(),
                         fail.clone(),
                         grace,
+                        outbox.clone(),
                     ));
                 }
             }
@@ -894,6 +1008,7 @@ mod sqlite {
         revocations: Arc<Revocations>,
         fail: Arc<AtomicU8>,
         grace: i64,
+        outbox: Outbox,
     ) -> Result<()> {
         let path = pool.connect_options().get_filename().to_owned();
         if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
@@ -921,9 +1036,9 @@ mod sqlite {
                             // The server's database handle was shut down: so is its writer.
                             Err(AuthError::Unavailable("the database is closed".into()))
                         } else {
-                            commit_group(&mut conn, &fail, grace, &jobs).await
+                            commit_group(&mut conn, &fail, grace, &outbox, &jobs).await
                         };
-                        answer(jobs, outcome, &revocations);
+                        answer(jobs, outcome, &revocations, &outbox);
                     }
                 });
             })
@@ -935,6 +1050,7 @@ mod sqlite {
         conn: &mut Connection,
         fail: &AtomicU8,
         grace: i64,
+        outbox: &Outbox,
         jobs: &[Job],
     ) -> DbResult<Vec<Result<Ended>>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -942,6 +1058,7 @@ mod sqlite {
             at: now(),
             grace,
             fail,
+            outbox,
         };
         // Dropping `tx` without committing rolls it back.
         let answers = run_group(&mut SqliteTx(&tx), &ctx, jobs).await?;
@@ -1112,6 +1229,7 @@ mod postgres {
         revocations: Arc<Revocations>,
         fail: Arc<AtomicU8>,
         grace: i64,
+        outbox: Outbox,
     ) {
         // A connection of its own, kept between groups (its prepared statements stay warm);
         // replaced after any failure.
@@ -1124,6 +1242,7 @@ mod postgres {
                 at: now(),
                 grace,
                 fail: &fail,
+                outbox: &outbox,
             };
             let mut outcome = Err(AuthError::Internal("no attempt".into()));
             for n in 1..=ATTEMPTS {
@@ -1155,7 +1274,7 @@ mod postgres {
                     }
                 }
             }
-            answer(jobs, outcome, &revocations);
+            answer(jobs, outcome, &revocations, &outbox);
         }
     }
 }

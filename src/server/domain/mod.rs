@@ -17,9 +17,11 @@
 
 pub mod account;
 pub mod logout;
+pub mod outbox;
 pub mod password;
 pub mod prune;
 pub mod revocations;
+pub mod throttle;
 pub mod tokens;
 pub mod validate;
 
@@ -79,6 +81,10 @@ pub enum AuthError {
     /// The sign-in has already ended (409).
     #[error("the sign-in has already ended")]
     AlreadyEnded,
+    /// Too many failed attempts, or too many password checks waiting: retry after this many
+    /// seconds (429).
+    #[error("too many attempts; retry in {0} s")]
+    Throttled(i64),
     /// The database cannot be reached (503).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -99,7 +105,11 @@ impl From<sqlx::Error> for AuthError {
 
 impl From<HashError> for AuthError {
     fn from(err: HashError) -> Self {
-        Self::Internal(err.to_string())
+        if err.is_busy() {
+            Self::Throttled(1)
+        } else {
+            Self::Internal(err.to_string())
+        }
     }
 }
 
@@ -158,6 +168,12 @@ pub enum EndReason {
     PasswordChanged,
     /// Nothing of it could be used any more (ended by the pruner).
     Expired,
+    /// An operator ended it (`signoff sessions end`).
+    Admin,
+    /// Unused for longer than the idle lifetime (`SIGNOFF_SESSION_IDLE_SECS`).
+    Idle,
+    /// Older than the absolute lifetime (`SIGNOFF_SESSION_ABSOLUTE_SECS`): sign in again.
+    Absolute,
 }
 
 impl EndReason {
@@ -172,14 +188,43 @@ impl EndReason {
             Self::Revoked => "revoked",
             Self::PasswordChanged => "password_changed",
             Self::Expired => "expired",
+            Self::Admin => "admin",
+            Self::Idle => "idle",
+            Self::Absolute => "absolute",
         }
+    }
+
+    /// Every reason, for parsing.
+    pub const ALL: [EndReason; 11] = [
+        Self::Idle,
+        Self::Absolute,
+        Self::Logout,
+        Self::Superseded,
+        Self::LogoutOthers,
+        Self::LogoutGlobal,
+        Self::RefreshReuse,
+        Self::Revoked,
+        Self::PasswordChanged,
+        Self::Expired,
+        Self::Admin,
+    ];
+
+    /// The reason stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// True for reasons that end many sign-ins at once: their audit row counts them.
     fn counts(self) -> bool {
         matches!(
             self,
-            Self::LogoutOthers | Self::LogoutGlobal | Self::PasswordChanged | Self::Expired
+            Self::LogoutOthers
+                | Self::LogoutGlobal
+                | Self::PasswordChanged
+                | Self::Expired
+                | Self::Admin
+                | Self::Idle
+                | Self::Absolute
         )
     }
 
@@ -193,6 +238,9 @@ impl EndReason {
             Self::RefreshReuse => "refresh_token_reuse",
             Self::Revoked => "token_revoked",
             Self::Expired => "sign_in_expired",
+            Self::Admin => "admin_logout",
+            Self::Idle => "signed_out_idle",
+            Self::Absolute => "signed_out_absolute",
         }
     }
 
@@ -207,6 +255,9 @@ impl EndReason {
             Self::Revoked => "token revoked",
             Self::PasswordChanged => "other sign-ins, after a password change",
             Self::Expired => "expired",
+            Self::Admin => "ended by an operator",
+            Self::Idle => "unused for too long",
+            Self::Absolute => "reached the absolute time limit",
         }
     }
 }
@@ -237,6 +288,7 @@ pub struct Signin {
 struct ActiveRow {
     id: String,
     user_id: String,
+    kind: String,
     created_at: i64,
     last_seen_at: i64,
     email: String,
@@ -250,21 +302,33 @@ pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 pub struct Options {
     /// The JWT signing secret; `None`: the one kept in the database (generated on first start).
     pub jwt_secret: Option<SecretString>,
+    /// The secret used before the last rotation, still accepted for verification.
+    pub jwt_previous_secret: Option<SecretString>,
     /// How long the revocation listener waits before reconnecting (PostgreSQL).
     pub listen_retry: Duration,
     /// Where the revocation listener connects, when not through the pool's URL (PostgreSQL).
     pub listen_url: Option<String>,
     /// How long after its rotation a refresh token may be presented again as a benign replay.
     pub refresh_grace: Duration,
+    /// Where `session.ended` events go (none: no event is written).
+    pub webhook_urls: Vec<String>,
+    /// The idle lifetime of a sign-in (browser, login token, JWT): it ends when unused this long.
+    pub session_idle: Duration,
+    /// The absolute lifetime of a sign-in: it ends this long after it started, used or not.
+    pub session_absolute: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             jwt_secret: None,
+            jwt_previous_secret: None,
             listen_retry: Duration::from_millis(250),
             listen_url: None,
             refresh_grace: Duration::from_secs(10),
+            webhook_urls: Vec::new(),
+            session_idle: Duration::from_secs(14 * 24 * 3600),
+            session_absolute: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -278,25 +342,98 @@ pub struct Auth {
     keys: std::sync::Arc<tokens::Keys>,
     revocations: std::sync::Arc<revocations::Revocations>,
     engine: logout::Engine,
+    outbox: outbox::Outbox,
     refresh_grace: i64,
+    lifetime: Lifetime,
+}
+
+/// How long sign-ins live (seconds), and how often their use is written down.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetime {
+    /// Unused this long, a sign-in ends (reason `idle`).
+    pub idle: i64,
+    /// This long after it started, a sign-in ends (reason `absolute`).
+    pub absolute: i64,
+    /// `last_seen_at` is written at most this often: a minute, or a quarter of the idle time when
+    /// that is shorter (so that short idle times still slide).
+    pub touch_every: i64,
+}
+
+impl Lifetime {
+    fn new(idle: Duration, absolute: Duration) -> Self {
+        let idle = (idle.as_secs() as i64).max(1);
+        Self {
+            idle,
+            absolute: (absolute.as_secs() as i64).max(1),
+            touch_every: (idle / 4).clamp(1, TOUCH_EVERY_SECS),
+        }
+    }
+
+    /// Why a sign-in of `kind` started at `created_at` and last used at `last_seen_at` must end
+    /// at `at`, if it must. Personal tokens have neither limit.
+    pub fn expired(
+        &self,
+        kind: &str,
+        created_at: i64,
+        last_seen_at: i64,
+        at: i64,
+    ) -> Option<EndReason> {
+        if kind == "personal" {
+            None
+        } else if at - created_at >= self.absolute {
+            Some(EndReason::Absolute)
+        } else if at - last_seen_at >= self.idle {
+            Some(EndReason::Idle)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where a sign-in stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SigninStatus {
+    /// It is active.
+    Active,
+    /// It ended, for this reason (`None`: not recorded).
+    Ended(Option<EndReason>),
+    /// There is no such sign-in (pruned, or never existed).
+    Missing,
 }
 
 impl Auth {
     /// A service over `db` (already migrated): loads the JWT key and the denylist and starts the
     /// logout engine's writer(s).
     pub async fn init(db: Db, options: Options) -> Result<Self> {
-        let keys = tokens::Keys::load(&db, options.jwt_secret.clone()).await?;
+        let keys = tokens::Keys::load(
+            &db,
+            options.jwt_secret.clone(),
+            options.jwt_previous_secret.clone(),
+        )
+        .await?;
         let revocations =
             revocations::Revocations::start(&db, options.listen_retry, options.listen_url.clone())
                 .await?;
-        let engine = logout::Engine::start(&db, revocations.clone(), options.refresh_grace)?;
+        let outbox = outbox::Outbox {
+            endpoints: options.webhook_urls.clone().into(),
+            session_idle: options.session_idle.as_secs() as i64,
+            written: Default::default(),
+        };
+        let engine = logout::Engine::start(
+            &db,
+            revocations.clone(),
+            options.refresh_grace,
+            outbox.clone(),
+        )?;
         Ok(Self {
             db,
             hasher: Hasher::new(),
             keys: std::sync::Arc::new(keys),
             revocations,
             engine,
+            outbox,
             refresh_grace: options.refresh_grace.as_secs() as i64,
+            lifetime: Lifetime::new(options.session_idle, options.session_absolute),
         })
     }
 
@@ -343,9 +480,75 @@ impl Auth {
         Ok(!ended.signins.is_empty())
     }
 
-    /// The in-memory denylist behind JWT checks.
-    pub fn revocations(&self) -> &revocations::Revocations {
+    /// The in-memory denylist behind JWT checks, which also wakes the pages watching a sign-in.
+    pub fn revocations(&self) -> &std::sync::Arc<revocations::Revocations> {
         &self.revocations
+    }
+
+    /// Where `session.ended` events are written (read by the delivery worker).
+    pub fn outbox(&self) -> &outbox::Outbox {
+        &self.outbox
+    }
+
+    /// Why the sign-in of `caller`'s credential ended, if it did.
+    pub async fn end_reason_of(&self, caller: &Caller) -> Result<Option<EndReason>> {
+        let reason: Option<Option<String>> = match caller {
+            Caller::Opaque(digest) => with_pool!(&self.db, p => sqlx::query_scalar(
+                "SELECT s.end_reason FROM tokens t JOIN signins s ON s.id = t.signin_id WHERE t.digest = $1")
+                .bind(digest).fetch_optional(p).await)?,
+            Caller::Jwt { sid, .. } | Caller::Signin(sid) => {
+                return Ok(match self.signin_status(sid).await? {
+                    SigninStatus::Ended(reason) => reason,
+                    _ => None,
+                });
+            }
+        };
+        Ok(reason.flatten().as_deref().and_then(EndReason::parse))
+    }
+
+    /// Where sign-in `signin_id` stands, read from the database (no use is recorded).
+    pub async fn signin_status(&self, signin_id: &str) -> Result<SigninStatus> {
+        let row: Option<(Option<i64>, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT ended_at, end_reason FROM signins WHERE id = $1")
+            .bind(signin_id).fetch_optional(p).await)?;
+        Ok(match row {
+            None => SigninStatus::Missing,
+            Some((None, _)) => SigninStatus::Active,
+            Some((Some(_), reason)) => {
+                SigninStatus::Ended(reason.as_deref().and_then(EndReason::parse))
+            }
+        })
+    }
+
+    /// RFC 7009: revokes `token` (an opaque token, or a JWT access or refresh token) by ending its
+    /// sign-in, reason `revoked`. Unknown, malformed, expired and already revoked tokens end
+    /// nothing and are no error; `Ok(true)` when a sign-in ended. `hint` (`access_token` or
+    /// `refresh_token`) only says which kind to try first.
+    pub async fn revoke_token(&self, token: &str, hint: Option<&str>) -> Result<bool> {
+        if token.is_empty() || token.len() > tokens::MAX_TOKEN_LEN {
+            return Ok(false);
+        }
+        let as_access = || self.caller_for_token(token).ok();
+        let as_refresh = || {
+            self.keys
+                .verify(token, "refresh")
+                .ok()
+                .map(|claims| (claims.sid, claims.sub))
+        };
+        let ending = if hint == Some("refresh_token") {
+            as_refresh()
+                .map(refresh_ending)
+                .or_else(|| as_access().map(|caller| Ending::Revoke { caller }))
+        } else {
+            as_access()
+                .map(|caller| Ending::Revoke { caller })
+                .or_else(|| as_refresh().map(refresh_ending))
+        };
+        let Some(ending) = ending else {
+            return Ok(false);
+        };
+        let ended = self.end(ending, "RFC 7009 revocation").await?;
+        Ok(!ended.signins.is_empty())
     }
 
     /// The database this service uses.
@@ -382,6 +585,19 @@ impl Auth {
     /// [`AuthError::InvalidCredentials`] after the same amount of work.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, email: &str, password: SecretString) -> Result<User> {
+        match self.verify_password(email, password).await? {
+            (Some(user), true) => Ok(user),
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// The account with `email` (if any) and whether `password` is its password; an unknown email
+    /// costs one verification all the same.
+    async fn verify_password(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<(Option<User>, bool)> {
         // A malformed email cannot match an account, but it still costs one verification so that
         // the answer's timing says nothing.
         let email = validate::normalize_email(email).ok();
@@ -395,10 +611,41 @@ impl Auth {
             Some((id, email, hash)) => (Some(User { id, email }), Some(PasswordHashString(hash))),
             None => (None, None),
         };
-        if self.hasher.verify(password, hash).await? {
-            user.ok_or(AuthError::InvalidCredentials)
-        } else {
-            Err(AuthError::InvalidCredentials)
+        let matches = self.hasher.verify(password, hash).await?;
+        Ok((user, matches))
+    }
+
+    /// Checks an email and password for a sign-in or a password change: refused at once while the
+    /// account or the client's address is throttled ([`throttle`]); a failure is counted, logged
+    /// and audited (for an existing account, which sees it on `/sessions`); a success clears the
+    /// account's count. `via` names the page or API (audit detail).
+    pub async fn check_password(
+        &self,
+        email: &str,
+        password: SecretString,
+        meta: &ClientMeta,
+        via: &str,
+    ) -> Result<User> {
+        let keys = throttle::keys(email, meta);
+        if let Err(err) = throttle::check(&self.db, &keys).await {
+            tracing::warn!(via, ip = ?meta.ip, "password check refused: too many attempts");
+            return Err(err);
+        }
+        match self.verify_password(email, password).await? {
+            (Some(user), true) => {
+                throttle::succeeded(&self.db, &keys).await?;
+                Ok(user)
+            }
+            (user, _) => {
+                throttle::failed(&self.db, &keys).await?;
+                tracing::warn!(user.id = ?user.as_ref().map(|u| &u.id), via, ip = ?meta.ip, "password check failed");
+                if let Some(user) = user {
+                    let from = meta.ip.as_deref().unwrap_or("an unknown address");
+                    let detail = format!("wrong password (via {via}, from {from})");
+                    with_pool!(&self.db, p => audit_row!(p, &user.id, "sign_in_failed", None::<String>, &detail).map(|_| ()))?;
+                }
+                Err(AuthError::InvalidCredentials)
+            }
         }
     }
 
@@ -441,14 +688,32 @@ impl Auth {
 
     /// The sign-in and its user, if the sign-in exists and has not ended. Records the use.
     pub async fn active_signin(&self, signin_id: &str) -> Result<Option<(User, Signin)>> {
+        Ok(self
+            .use_signin(signin_id)
+            .await?
+            .map(|(user, signin, _)| (user, signin)))
+    }
+
+    /// [`Auth::active_signin`], also saying whether the use was written down this time (the
+    /// browser session's expiry slides then). A sign-in past its idle or absolute lifetime is
+    /// ended here, through the logout engine, and is not active.
+    pub async fn use_signin(&self, signin_id: &str) -> Result<Option<(User, Signin, bool)>> {
         let row: Option<ActiveRow> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, u.email \
+            "SELECT s.id, s.user_id, s.kind, s.created_at, s.last_seen_at, u.email \
              FROM signins s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.ended_at IS NULL")
             .bind(signin_id).fetch_optional(p).await)?;
         let Some(row) = row else { return Ok(None) };
         let at = now();
-        if at - row.last_seen_at >= TOUCH_EVERY_SECS {
+        if let Some(reason) = self
+            .lifetime
+            .expired(&row.kind, row.created_at, row.last_seen_at, at)
+        {
+            self.end_signin(&row.id, reason, "lifetime check").await?;
+            return Ok(None);
+        }
+        let touched = at - row.last_seen_at >= self.lifetime.touch_every;
+        if touched {
             with_pool!(&self.db, p => sqlx::query(
                 "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
                 .bind(at).bind(&row.id).execute(p).await.map(|r| r.rows_affected()))?;
@@ -462,9 +727,58 @@ impl Auth {
                 id: row.id,
                 user_id: row.user_id,
                 created_at: row.created_at,
-                last_seen_at: at.max(row.last_seen_at),
+                last_seen_at: if touched { at } else { row.last_seen_at },
             },
+            touched,
         )))
+    }
+
+    /// Records a use of the sign-in now, whenever it was last recorded ("Stay signed in").
+    pub async fn touch_signin(&self, signin_id: &str) -> Result<()> {
+        with_pool!(&self.db, p => sqlx::query(
+            "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now()).bind(signin_id).execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// How sign-ins live.
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
+    }
+
+    /// Seconds until sign-in `signin_id` ends for want of use (or reaches its absolute limit,
+    /// whichever comes first), read without recording a use; `None` when it is not active.
+    pub async fn remaining(&self, signin_id: &str) -> Result<Option<i64>> {
+        let row: Option<(i64, i64)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT created_at, last_seen_at FROM signins WHERE id = $1 AND ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        Ok(row.map(|(created, seen)| {
+            let at = now();
+            (seen + self.lifetime.idle - at).min(created + self.lifetime.absolute - at)
+        }))
+    }
+
+    /// Where sign-in `signin_id` stands, ending it first if it is past its lifetime.
+    pub async fn enforce_lifetime(&self, signin_id: &str) -> Result<SigninStatus> {
+        let row: Option<(String, i64, i64)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT kind, created_at, last_seen_at FROM signins WHERE id = $1 AND ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        if let Some((kind, created, seen)) = row {
+            if let Some(reason) = self.lifetime.expired(&kind, created, seen, now()) {
+                self.end_signin(signin_id, reason, "lifetime check").await?;
+            }
+        }
+        self.signin_status(signin_id).await
+    }
+}
+
+/// A verified refresh token `(sid, sub)` ends its whole sign-in (rotated or not: whoever presents
+/// it wants it dead).
+fn refresh_ending((sid, sub): (String, String)) -> Ending {
+    Ending::Signins {
+        ids: vec![sid],
+        owner: Some(sub),
+        reason: EndReason::Revoked,
     }
 }
 
@@ -555,5 +869,40 @@ pub(crate) mod tests {
             Err(AuthError::InvalidToken)
         ));
         assert!(auth.active_signin(&s.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_address_spraying_many_accounts_is_throttled_and_others_are_not() {
+        let auth = auth().await;
+        let from = |ip: &str| ClientMeta {
+            user_agent: None,
+            ip: Some(ip.into()),
+        };
+        let sprayer = from("203.0.113.9");
+        for n in 0..throttle::IP_FREE {
+            let email = format!("victim{n}@example.com");
+            let err = auth
+                .check_password(&email, "guess".into(), &sprayer, "test")
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AuthError::InvalidCredentials), "{n}: {err:?}");
+        }
+        // One more failure locks the address; then it is refused before any hashing.
+        let _ = auth
+            .check_password("one-more@example.com", "guess".into(), &sprayer, "test")
+            .await;
+        let err = auth
+            .check_password("fresh@example.com", "guess".into(), &sprayer, "test")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::Throttled(s) if s >= 1), "{err:?}");
+        // Another address, and a loopback peer (a proxy), are not.
+        for other in [from("198.51.100.7"), from("127.0.0.1")] {
+            let err = auth
+                .check_password("fresh@example.com", "guess".into(), &other, "test")
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+        }
     }
 }

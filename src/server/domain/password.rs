@@ -31,6 +31,19 @@ impl std::fmt::Debug for PasswordHashString {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+impl HashError {
+    /// True when the check was refused because too many were waiting.
+    pub fn is_busy(&self) -> bool {
+        self.0 == BUSY
+    }
+}
+
+const BUSY: &str = "too many password checks waiting";
+
+/// Password hashes waiting or running at most, per core; more are refused at once (a flood of
+/// logins is turned away instead of slowing every real one down).
+pub const QUEUE_PER_CORE: usize = 16;
+
 fn argon2() -> Argon2<'static> {
     // OWASP Password Storage Cheat Sheet: argon2id, m=19456 KiB, t=2, p=1.
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
@@ -42,6 +55,8 @@ fn argon2() -> Argon2<'static> {
 pub struct Hasher {
     /// Each hash holds 19 MiB; this keeps a burst of logins from exhausting memory.
     permits: Arc<Semaphore>,
+    /// Checks waiting or running: bounded, see [`QUEUE_PER_CORE`].
+    queue: Arc<Semaphore>,
     /// Verified against when the email is unknown, so both failures take the same time.
     dummy: PasswordHashString,
 }
@@ -65,17 +80,37 @@ impl Hasher {
             .to_string();
         Self {
             permits: Arc::new(Semaphore::new(cores * 2)),
+            queue: Arc::new(Semaphore::new(cores * QUEUE_PER_CORE)),
             dummy: PasswordHashString(dummy),
         }
     }
 
-    /// Hashes a password with a fresh random salt.
-    pub async fn hash(&self, password: SecretString) -> Result<PasswordHashString, HashError> {
-        let _permit = self
+    /// A place in the bounded queue (refused at once when it is full), then one of the running
+    /// slots (waited for). Both are held until the hash is done.
+    async fn admit(
+        &self,
+    ) -> Result<
+        (
+            tokio::sync::SemaphorePermit<'_>,
+            tokio::sync::SemaphorePermit<'_>,
+        ),
+        HashError,
+    > {
+        let queued = self
+            .queue
+            .try_acquire()
+            .map_err(|_| HashError(BUSY.into()))?;
+        let running = self
             .permits
             .acquire()
             .await
             .map_err(|e| HashError(e.to_string()))?;
+        Ok((queued, running))
+    }
+
+    /// Hashes a password with a fresh random salt.
+    pub async fn hash(&self, password: SecretString) -> Result<PasswordHashString, HashError> {
+        let _admitted = self.admit().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2()
@@ -96,11 +131,7 @@ impl Hasher {
     ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.clone());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
+        let _admitted = self.admit().await?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash.0).map_err(|e| HashError(e.to_string()))?;
             let ok = argon2()
@@ -148,5 +179,36 @@ mod tests {
     fn debug_does_not_print_the_hash() {
         let h = PasswordHashString("$argon2id$secret".into());
         assert!(!format!("{h:?}").contains("secret"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_checks_is_refused_at_once_beyond_the_queue() {
+        let hasher = Hasher::new();
+        let hash = hasher.hash("correct horse".into()).await.unwrap();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let flood = cores * QUEUE_PER_CORE * 3;
+        let checks = (0..flood).map(|_| {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            tokio::spawn(async move { hasher.verify("wrong horse".into(), Some(hash)).await })
+        });
+        let mut busy = 0;
+        for check in checks.collect::<Vec<_>>() {
+            match check.await.unwrap() {
+                Ok(false) => {}
+                Err(e) if e.is_busy() => busy += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            busy >= flood - cores * QUEUE_PER_CORE,
+            "{busy} of {flood} refused"
+        );
+        // Once the flood has passed, checks are served again.
+        assert!(hasher
+            .verify("correct horse".into(), Some(hash))
+            .await
+            .unwrap());
     }
 }

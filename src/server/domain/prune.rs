@@ -37,6 +37,10 @@ pub struct PruneReport {
     pub signins_deleted: u64,
     /// In-memory denylist entries dropped.
     pub memory: u64,
+    /// Webhook outbox rows delivered or given up longer ago than the retention period.
+    pub webhooks: u64,
+    /// Password-check counts that aged out.
+    pub throttle: u64,
 }
 
 /// Runs `sql` (which binds `$1` = a time and `$2` = [`BATCH`]) until it touches fewer than a batch.
@@ -58,6 +62,11 @@ impl Auth {
     /// `$2` = [`BATCH`]) finds, a batch at a time, until a batch comes back short (as [`batched`]
     /// does); returns how many ended.
     async fn end_expired(&self, select: &str, at: i64) -> Result<u64> {
+        self.end_found(select, at, EndReason::Expired).await
+    }
+
+    /// [`Auth::end_expired`] for another reason.
+    async fn end_found(&self, select: &str, at: i64, reason: EndReason) -> Result<u64> {
         let mut total = 0;
         loop {
             let ids: Vec<String> = with_pool!(&self.db, p => sqlx::query_scalar(select)
@@ -69,7 +78,7 @@ impl Auth {
             let ending = Ending::Signins {
                 ids,
                 owner: None,
-                reason: EndReason::Expired,
+                reason,
             };
             let ended = self.end(ending, "pruner").await?.signins.len() as u64;
             // Every id found was active a moment ago; a racing logout may have ended some first.
@@ -101,9 +110,17 @@ impl Auth {
             "SELECT s.id FROM signins s WHERE s.ended_at IS NULL AND s.kind = 'jwt' AND NOT EXISTS ( \
                SELECT 1 FROM refresh_tokens r WHERE r.signin_id = s.id AND r.used_at IS NULL AND r.expires_at > $1) \
              LIMIT $2", at).await?;
-        report.signins_expired += self.end_expired(
-            "SELECT id FROM signins WHERE ended_at IS NULL AND kind = 'browser' AND last_seen_at < $1 LIMIT $2",
-            idle_since).await?;
+        // Idle and absolute lifetimes (not for personal tokens, which are meant to live on): what a
+        // credential check would end when next used, ended now, so webhooks and open pages hear of
+        // it without waiting for that use.
+        let _ = idle_since;
+        let idle_since = at - self.lifetime.idle;
+        report.signins_expired += self.end_found(
+            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND last_seen_at < $1 LIMIT $2",
+            idle_since, EndReason::Idle).await?;
+        report.signins_expired += self.end_found(
+            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND created_at < $1 LIMIT $2",
+            at - self.lifetime.absolute, EndReason::Absolute).await?;
         report.sessions = match &self.db {
             Db::Sqlite(_) => batched(&self.db,
                 "DELETE FROM tower_sessions WHERE id IN (SELECT id FROM tower_sessions \
@@ -121,6 +138,11 @@ impl Auth {
         report.signins_deleted = batched(&self.db,
             "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
             keep_since).await?;
+        report.webhooks = batched(&self.db,
+            "DELETE FROM webhook_outbox WHERE event_id IN (SELECT event_id FROM webhook_outbox \
+             WHERE COALESCE(delivered_at, failed_at) < $1 LIMIT $2) AND COALESCE(delivered_at, failed_at) < $1",
+            at - retention.as_secs() as i64).await?;
+        report.throttle = super::throttle::prune(&self.db).await?;
         report.memory = self.revocations.prune() as u64;
         tracing::info!(?report, "pruned");
         Ok(report)

@@ -127,30 +127,45 @@ pub struct PersonalToken {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Claims {
+pub(super) struct Claims {
     iss: String,
-    sub: String,
+    pub(super) sub: String,
     /// The account's email, so that a JWT-authenticated request needs no database read.
     email: String,
-    sid: String,
-    jti: String,
+    pub(super) sid: String,
+    pub(super) jti: String,
     iat: i64,
     exp: i64,
     typ: String,
 }
 
-/// The JWT signing key, from configuration or generated once and kept in the database so that
-/// restarts and other instances agree.
+/// The JWT signing key, from configuration (required in production) or, in development, generated
+/// once and kept in the database so that restarts and other instances agree; and the previous key,
+/// still accepted after a rotation until the tokens it signed have expired.
+///
+/// Every token names its key in the header (`kid`: the first 8 bytes of the key's SHA-256, in
+/// hex), so a token is checked against that key alone.
 #[derive(Clone)]
 pub struct Keys {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    previous: Option<(String, DecodingKey)>,
     validation: Validation,
 }
 
+fn key_id(secret: &[u8]) -> String {
+    hex::encode(&Sha256::digest(secret)[..8])
+}
+
 impl Keys {
-    /// Uses `configured`, or the secret stored in the database (created on first start).
-    pub async fn load(db: &Db, configured: Option<SecretString>) -> Result<Self> {
+    /// Uses `configured`, or the secret stored in the database (created on first start); accepts
+    /// tokens signed with `previous` too.
+    pub async fn load(
+        db: &Db,
+        configured: Option<SecretString>,
+        previous: Option<SecretString>,
+    ) -> Result<Self> {
         let secret = match configured {
             Some(s) => s.expose_secret().as_bytes().to_vec(),
             None => {
@@ -170,21 +185,36 @@ impl Keys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
         validation.leeway = 0;
+        let previous = previous.map(|p| {
+            let bytes = p.expose_secret().as_bytes();
+            (key_id(bytes), DecodingKey::from_secret(bytes))
+        });
         Ok(Self {
+            kid: key_id(&secret),
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
+            previous,
             validation,
         })
     }
 
     fn sign(&self, claims: &Claims) -> Result<SecretString> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        encode(&header, claims, &self.encoding)
             .map(SecretString::from)
             .map_err(|e| AuthError::Internal(format!("signing a JWT: {e}")))
     }
 
-    fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+    pub(super) fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::InvalidToken)?
+            .kid;
+        let key = match (&self.previous, kid) {
+            (Some((previous, key)), Some(kid)) if kid == *previous => key,
+            _ => &self.decoding,
+        };
+        let claims = decode::<Claims>(token, key, &self.validation)
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
         if claims.typ != typ {
@@ -234,6 +264,9 @@ struct OpaqueRow {
     email: String,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    kind: String,
+    created_at: i64,
+    last_seen_at: i64,
 }
 
 impl Auth {
@@ -362,6 +395,9 @@ impl Auth {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
         let claims = self.keys.verify(refresh_token, "refresh")?;
+        // A sign-in past its idle or absolute lifetime ends here; the rotation below then finds
+        // it ended and refuses.
+        self.enforce_lifetime(&claims.sid).await?;
         let at = now();
         let user = User {
             id: claims.sub.clone(),
@@ -513,7 +549,8 @@ impl Auth {
     async fn resolve_opaque(&self, token: &str, record_use: bool) -> Result<Principal> {
         let digest = digest(token);
         let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at \
+            "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at, \
+                    s.kind, s.created_at, s.last_seen_at \
              FROM tokens t JOIN signins s ON s.id = t.signin_id JOIN users u ON u.id = s.user_id \
              WHERE t.digest = $1 AND s.ended_at IS NULL")
             .bind(&digest).fetch_optional(p).await)?;
@@ -522,10 +559,18 @@ impl Auth {
         if row.expires_at.is_some_and(|e| e <= at) {
             return Err(AuthError::InvalidToken);
         }
+        if let Some(reason) = self
+            .lifetime
+            .expired(&row.kind, row.created_at, row.last_seen_at, at)
+        {
+            self.end_signin(&row.signin_id, reason, "lifetime check")
+                .await?;
+            return Err(AuthError::InvalidToken);
+        }
         if record_use
             && row
                 .last_used_at
-                .is_none_or(|t| at - t >= super::TOUCH_EVERY_SECS)
+                .is_none_or(|t| at - t >= self.lifetime.touch_every)
         {
             with_pool!(&self.db, p => sqlx::query(
                 "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")

@@ -30,9 +30,21 @@ pub async fn pages(
     let private = is_page_get && PRIVATE_PAGES.contains(&path.as_str());
     let signed_out_only = is_page_get && SIGNED_OUT_PAGES.contains(&path.as_str());
     if private || signed_out_only {
-        match browser::current(&state, &session).await {
-            Ok(None) if private => return no_store(Redirect::to("/login").into_response()),
-            Ok(Some(_)) if signed_out_only => return no_store(Redirect::to("/").into_response()),
+        match browser::check(&state, &session).await {
+            Ok(browser::Current::SignedOut) if private => {
+                return no_store(Redirect::to("/login").into_response())
+            }
+            // Signed out by the server (another device, a password change, idle, …): say why.
+            Ok(browser::Current::Ended(reason)) if private => {
+                let to = match reason {
+                    Some(reason) => crate::tabs::login_after(reason.as_str()),
+                    None => "/login".to_owned(),
+                };
+                return no_store(Redirect::to(&to).into_response());
+            }
+            Ok(browser::Current::SignedIn(..)) if signed_out_only => {
+                return no_store(Redirect::to("/").into_response())
+            }
             Ok(_) => {}
             Err(err) => {
                 tracing::error!(error = %err, "checking the session failed");
@@ -59,6 +71,56 @@ fn no_store(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// A plain form post (JavaScript off) to a server function that fails is, by leptos_axum's
+/// default, redirected to its `Referer`, whatever site that names, with the error's text in the
+/// body. Here such an answer becomes a 303 to the page it came from when that page is on this
+/// site (else to `/`), with only a code (`?error=internal` or `unavailable`), and no body.
+pub async fn server_fn_errors(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/_fn/") {
+        return next.run(req).await;
+    }
+    let plain_form = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let back = same_site_path(req.headers());
+    let res = next.run(req).await;
+    let status = res.status();
+    let failed =
+        status == StatusCode::FOUND || status.is_client_error() || status.is_server_error();
+    if !plain_form || !failed {
+        return res;
+    }
+    let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "unavailable"
+    } else {
+        "internal"
+    };
+    let page = back.unwrap_or_else(|| "/".to_owned());
+    let mut out = Redirect::to(&format!("{page}?error={code}")).into_response();
+    *out.status_mut() = StatusCode::SEE_OTHER;
+    out
+}
+
+/// The path of `Referer` when it names a page of this site (same host), without its query.
+fn same_site_path(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let (_, rest) = referer.split_once("://")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !authority.eq_ignore_ascii_case(host) {
+        return None;
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let path = format!("/{path}");
+    let safe = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
+        && !path.starts_with("//");
+    safe.then_some(path)
 }
 
 /// Refuses server-function calls (login, logout, …) sent from another site: a cross-site POST must

@@ -8,10 +8,13 @@
 //! | `/api/v1/logout` | seed 002: `DELETE`, 204 |
 //! | `/auth/logout` | seed 001: bearer or cookie, scopes |
 //! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
+//! | `/oauth/revoke` | RFC 7009 token revocation |
+//! | `/events` | live sign-out of open pages (server-sent events, session cookie) |
 //! | `/clients/signoff.js`, `.d.ts` | the seed 003 JavaScript client |
 //! | `/pkg/*`, `/favicon.svg` | static assets |
 
 pub mod api;
+pub mod events;
 pub mod guard;
 
 use std::net::SocketAddr;
@@ -36,7 +39,7 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
     app::{shell, App},
-    server::{browser::COOKIE_NAME, domain::ClientMeta, sessions::Sessions, AppState},
+    server::{browser::cookie_name, domain::ClientMeta, sessions::Sessions, AppState},
 };
 
 /// The application's router, with every layer applied.
@@ -60,10 +63,9 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
         )
         .fallback(fallback);
 
-    let idle =
-        tower_sessions::cookie::time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let idle = crate::server::browser::store_idle(&state);
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(COOKIE_NAME)
+        .with_name(cookie_name(state.config.secure_cookies))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
@@ -72,11 +74,13 @@ pub fn router(state: AppState, sessions: Sessions) -> Router {
 
     Router::new()
         .merge(api::router())
+        .route("/events", get(events::events))
         .route("/clients/signoff.js", get(|| async { (JS, include_str!("../../../clients/js/signoff.js")) }))
         .route("/clients/signoff.d.ts", get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }))
         .merge(pages)
         .layer(middleware::from_fn(api::envelope))
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
+        .layer(middleware::from_fn(guard::server_fn_errors))
         .layer(middleware::from_fn(guard::cross_site))
         .layer(session_layer)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -13,10 +13,10 @@ use http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{authenticate, bearer, parse_json, ApiError, Dialect, Reply};
 use crate::server::{
+    db::rfc3339,
     domain::{ClientMeta, Scope},
     AppState,
 };
@@ -37,6 +37,8 @@ impl Dialect for Account {
             ApiError::MethodNotAllowed => "Method not allowed.",
             ApiError::Conflict(m) | ApiError::Validation(m) => m.as_str(),
             ApiError::PayloadTooLarge => "The request body is too large.",
+            ApiError::UnsupportedMediaType => "Unsupported media type.",
+            ApiError::TooManyRequests(_) => "Too many attempts.",
             ApiError::Internal => "Internal error.",
             ApiError::Unavailable => "The service is temporarily unavailable.",
         };
@@ -50,7 +52,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/account/register", post(register))
         .route("/api/v1/account/login", post(login))
         .route("/api/v1/account/me", get(me))
-        .route("/api/v1/account/logout", get(logout))
+        // GET only: a HEAD (a link prefetcher, a monitoring probe) must never end a sign-in, so it
+        // gets 405 like any other method, and `Allow` says GET.
+        .route(
+            "/api/v1/account/logout",
+            get(logout).head(get_only).fallback(get_only),
+        )
 }
 
 #[derive(Deserialize)]
@@ -69,6 +76,8 @@ struct Credentials {
         (status = 422, description = "Bad email, or password under 8 characters", body = super::openapi::AccountError),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
+        (status = 429, description = "Too many password hashes waiting (with `Retry-After`)", body = super::openapi::AccountError),
         (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
     ))]
@@ -96,6 +105,8 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
         (status = 422, description = "A field is missing or not a string", body = super::openapi::AccountError),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
+        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::openapi::AccountError),
         (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
     ))]
@@ -103,7 +114,12 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
     let input: Credentials = parse_json(&body)?;
     let user = state
         .auth
-        .authenticate(&input.email, SecretString::from(input.password))
+        .check_password(
+            &input.email,
+            SecretString::from(input.password),
+            &meta,
+            "seed 000 login",
+        )
         .await?;
     let issued = state.auth.issue_opaque(&user, &meta).await?;
     let expires_at = issued.expires_at.map(rfc3339);
@@ -125,6 +141,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::openapi::AccountError),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
         (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
     ))]
@@ -148,6 +165,7 @@ async fn me(
         (status = 422, description = "No token at all (`Failed validation.`)", body = super::openapi::AccountError),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
         (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
     ))]
@@ -164,6 +182,14 @@ async fn logout(
     Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
 }
 
+/// 405 with `Allow: GET` (the logout's HEAD and every other method but GET).
+async fn get_only() -> axum::response::Response {
+    let mut res = super::Failure::<Account>::from(ApiError::MethodNotAllowed).into_response();
+    res.headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+    res
+}
+
 /// The `token` query parameter if present and non-empty, else the bearer header.
 fn token(query: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let from_query = query.and_then(|q| {
@@ -176,11 +202,4 @@ fn token(query: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, Api
         Some(t) => Ok(Some(t)),
         None => bearer(headers),
     }
-}
-
-fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }

@@ -54,6 +54,16 @@ impl Dialect for AuthLogout {
                 "This endpoint does not support that HTTP method",
                 "METHOD_NOT_ALLOWED",
             ),
+            ApiError::UnsupportedMediaType => (
+                "Unsupported media type",
+                "Send application/json",
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
+            ApiError::TooManyRequests(_) => (
+                "Too many requests",
+                "Too many attempts; retry later",
+                "TOO_MANY_REQUESTS",
+            ),
             ApiError::PayloadTooLarge => (
                 "Payload too large",
                 "The request body is over 16 KiB",
@@ -92,6 +102,7 @@ pub fn router() -> Router<AppState> {
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::DescribedError),
         (status = 409, description = "`session_id`'s sign-in has already ended", body = super::openapi::DescribedError),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::DescribedError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::DescribedError),
         (status = 422, description = "Bad `scope`, bad `session_id`, or both", body = super::openapi::DescribedError),
         (status = 500, description = "Unexpected error", body = super::openapi::DescribedError),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::DescribedError),
@@ -116,7 +127,23 @@ async fn logout(
         }
     };
     let scope = parse_scope(&body)?;
-    let ended = state.auth.logout(caller, scope, "seed 001").await?;
+    let ended = match state.auth.logout(caller.clone(), scope, "seed 001").await {
+        Ok(ended) => ended,
+        Err(AuthError::InvalidToken) => {
+            // Why the credential no longer works, for the client libraries (`reason`), in a header:
+            // the seed's body stays as published.
+            let mut res =
+                super::Failure::<AuthLogout>::from(ApiError::Unauthorized).into_response();
+            if let Ok(Some(reason)) = state.auth.end_reason_of(&caller).await {
+                res.headers_mut().insert(
+                    super::REASON_HEADER,
+                    http::HeaderValue::from_static(reason.as_str()),
+                );
+            }
+            return Ok(res);
+        }
+        Err(err) => return Err(err.into()),
+    };
     // A cookie whose own sign-in just ended is cleared as well.
     let own_ended = cookie_signin.is_some_and(|own| ended.signins.iter().any(|s| s.id == own));
     if own_ended {

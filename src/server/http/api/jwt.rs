@@ -22,9 +22,10 @@ impl Dialect for Jwt {
     fn error_body(err: &ApiError) -> Value {
         let status = err.status().as_u16();
         let (message, data) = match err {
-            ApiError::InvalidField { key, value } => (
+            // `value` stays in the seed's shape but is always null: no error repeats what was sent.
+            ApiError::InvalidField { key, .. } => (
                 "validation failed",
-                json!({ "type": "validation_error", "errors": [{ "key": key, "message": "required", "value": value }] }),
+                json!({ "type": "validation_error", "errors": [{ "key": key, "message": "required", "value": null }] }),
             ),
             ApiError::BadRequest => (
                 "validation failed",
@@ -37,6 +38,8 @@ impl Dialect for Jwt {
             ApiError::MethodNotAllowed => ("method not allowed", json!({})),
             ApiError::Conflict(m) | ApiError::Validation(m) => (m.as_str(), json!({})),
             ApiError::PayloadTooLarge => ("request body too large", json!({})),
+            ApiError::UnsupportedMediaType => ("unsupported media type", json!({})),
+            ApiError::TooManyRequests(_) => ("too many requests", json!({})),
             ApiError::Internal => ("internal server error", json!({})),
             ApiError::Unavailable => ("service unavailable", json!({})),
         };
@@ -101,6 +104,8 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
         (status = 401, description = "Wrong email or password", body = super::openapi::JwtPlain),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
+        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::openapi::JwtPlain),
         (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]
@@ -110,7 +115,12 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
     let password = required(&fields, "password")?;
     let user = state
         .auth
-        .authenticate(&email, SecretString::from(password))
+        .check_password(
+            &email,
+            SecretString::from(password),
+            &meta,
+            "seed 004 login",
+        )
         .await?;
     let issued = state.auth.issue_jwt_pair(&user, &meta).await?;
     Ok(ok("login successful", pair(&issued)))
@@ -125,6 +135,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         (status = 401, description = "Invalid, expired or revoked; an already-rotated token ends the whole sign-in", body = super::openapi::JwtPlain),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
         (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]
@@ -148,6 +159,7 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::openapi::JwtPlain),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
         (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
     ))]

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod auth_logout;
 pub mod jwt;
+pub mod oauth;
 pub mod openapi;
 pub mod v1_logout;
 
@@ -28,6 +29,9 @@ use crate::server::{
     AppState,
 };
 
+/// On a 401 for a credential whose sign-in ended: why (`logout_global`, `idle`, …).
+pub const REASON_HEADER: &str = "signoff-ended-reason";
+
 /// The largest request body any JSON endpoint accepts.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -38,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth_logout::router())
         .merge(v1_logout::router())
         .merge(jwt::router())
+        .merge(oauth::router())
         .merge(openapi::router())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -53,6 +58,8 @@ pub enum DialectKind {
     Jwt,
     /// Seed 001, `/auth/…`.
     AuthLogout,
+    /// RFC 7009, `/oauth/…` (RFC 6749's error envelope).
+    OAuth,
 }
 
 /// Which dialect answers for `path`, if any. Unknown paths under a prefix get that dialect's 404.
@@ -66,6 +73,8 @@ pub fn dialect_for(path: &str) -> Option<DialectKind> {
         Some(DialectKind::Jwt)
     } else if under("/auth") {
         Some(DialectKind::AuthLogout)
+    } else if under("/oauth") {
+        Some(DialectKind::OAuth)
     } else {
         None
     }
@@ -79,6 +88,7 @@ impl DialectKind {
             Self::V1Logout => Failure::<v1_logout::V1>::from(err).into_response(),
             Self::Jwt => Failure::<jwt::Jwt>::from(err).into_response(),
             Self::AuthLogout => Failure::<auth_logout::AuthLogout>::from(err).into_response(),
+            Self::OAuth => Failure::<oauth::OAuth>::from(err).into_response(),
         }
     }
 }
@@ -109,6 +119,10 @@ pub enum ApiError {
     Conflict(String),
     /// 413: the body is over [`BODY_LIMIT`].
     PayloadTooLarge,
+    /// 415: a body sent with a `Content-Type` other than `application/json`.
+    UnsupportedMediaType,
+    /// 429: too many attempts; retry after this many seconds (`Retry-After`).
+    TooManyRequests(i64),
     /// 422: the input is well-formed but invalid; the text says what to fix.
     Validation(String),
     /// 500: a bug; details are in the log, never in the answer.
@@ -128,6 +142,8 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -143,9 +159,9 @@ impl ApiError {
             StatusCode::NOT_FOUND => Self::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                Self::Validation("Failed validation.".into())
-            }
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Validation("Failed validation.".into()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(1),
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
             _ => Self::Internal,
         }
@@ -161,6 +177,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidToken => Self::Unauthorized,
             AuthError::NotFound => Self::NotFound,
             AuthError::AlreadyEnded => Self::Conflict("The sign-in has already ended.".into()),
+            AuthError::Throttled(secs) => Self::TooManyRequests(secs),
             AuthError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
                 Self::Unavailable
@@ -215,6 +232,13 @@ fn decorate(err: &ApiError, res: &mut Response) {
         StatusCode::SERVICE_UNAVAILABLE => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        StatusCode::TOO_MANY_REQUESTS => {
+            let secs = match err {
+                ApiError::TooManyRequests(s) => (*s).max(1),
+                _ => 1,
+            };
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
+        }
         _ => {}
     }
 }
@@ -231,10 +255,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         return Err(ApiError::BadRequest);
     }
     serde_json::from_value(value).map_err(|e| {
-        // serde names the field ("missing field `email`") and never echoes the input's value.
+        // A missing field is named; any other message of serde's ("invalid type: integer `5`")
+        // would repeat the submitted value, which no error body does.
         let text = e.to_string();
-        let what = text.split(" at line").next().unwrap_or("invalid input");
-        ApiError::Validation(format!("Failed validation: {what}."))
+        let what = text.split(" at line").next().unwrap_or_default();
+        if what.starts_with("missing field `") {
+            ApiError::Validation(format!("Failed validation: {what}."))
+        } else {
+            ApiError::Validation("Failed validation: a field is not a string.".into())
+        }
     })
 }
 
@@ -253,6 +282,17 @@ pub async fn envelope(req: Request, next: Next) -> Response {
         .is_some_and(|n| n > BODY_LIMIT);
     if too_long {
         return dialect.render(ApiError::PayloadTooLarge);
+    }
+    // A JSON API takes JSON: a body declared as any other type (what a cross-site HTML form or a
+    // no-CORS fetch can send: a form, multipart, text/plain) is 415. A body with no declared type
+    // is parsed as JSON (400 when it is not), as the seeds' own clients send it.
+    let declared = req.headers().contains_key(header::CONTENT_TYPE);
+    if dialect != DialectKind::OAuth
+        && has_body(req.headers())
+        && declared
+        && !is_json(req.headers())
+    {
+        return dialect.render(ApiError::UnsupportedMediaType);
     }
     let mut res = next.run(req).await;
     if dialect == DialectKind::Account {
@@ -283,6 +323,30 @@ pub async fn envelope(req: Request, next: Next) -> Response {
         }
     }
     fixed
+}
+
+/// True when the request declares a body (a non-zero length, or a chunked one).
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => headers.contains_key(header::TRANSFER_ENCODING),
+    }
+}
+
+/// True when `Content-Type` is `application/json` or a `+json` type (parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| {
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
 }
 
 /// The bearer token of `Authorization`, if the header is there. A header that is present but not
@@ -395,5 +459,55 @@ mod tests {
         );
         let wrong = parse_json::<Creds>(&Bytes::from_static(b"{\"email\":5}")).unwrap_err();
         assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    /// The second round's rows of the contract, for every dialect (seeds 001 and 002 have no
+    /// password check, so no request of theirs is throttled; their bodies are checked here).
+    #[tokio::test]
+    async fn every_dialect_has_its_429_and_415() {
+        use axum::body::to_bytes;
+        let cases = [
+            (
+                DialectKind::Account,
+                r#"{"error":{"code":429,"message":"Too many attempts."}}"#,
+                r#"{"error":{"code":415,"message":"Unsupported media type."}}"#,
+            ),
+            (
+                DialectKind::AuthLogout,
+                r#"{"code":"TOO_MANY_REQUESTS","description":"Too many attempts; retry later","message":"Too many requests"}"#,
+                r#"{"code":"UNSUPPORTED_MEDIA_TYPE","description":"Send application/json","message":"Unsupported media type"}"#,
+            ),
+            (
+                DialectKind::V1Logout,
+                r#"{"message":"Too Many Attempts."}"#,
+                r#"{"message":"Unsupported Media Type."}"#,
+            ),
+            (
+                DialectKind::Jwt,
+                r#"{"code":429,"data":{},"message":"too many requests"}"#,
+                r#"{"code":415,"data":{},"message":"unsupported media type"}"#,
+            ),
+        ];
+        for (dialect, throttled, unsupported) in cases {
+            let res = dialect.render(ApiError::TooManyRequests(7));
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+            let body: serde_json::Value =
+                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
+            assert_eq!(
+                body,
+                serde_json::from_str::<serde_json::Value>(throttled).unwrap(),
+                "{dialect:?}"
+            );
+            let res = dialect.render(ApiError::UnsupportedMediaType);
+            assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            let body: serde_json::Value =
+                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
+            assert_eq!(
+                body,
+                serde_json::from_str::<serde_json::Value>(unsupported).unwrap(),
+                "{dialect:?}"
+            );
+        }
     }
 }

@@ -210,6 +210,13 @@ pub struct JwtValidation {
     pub data: ValidationData,
 }
 
+/// RFC 6749's error body.
+#[derive(ToSchema, Serialize)]
+pub struct OAuthError {
+    /// `invalid_request`, `server_error` or `temporarily_unavailable`.
+    pub error: String,
+}
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -249,6 +256,7 @@ impl Modify for Bearer {
         super::jwt::login,
         super::jwt::refresh,
         super::jwt::logout,
+        super::oauth::revoke,
     ),
     modifiers(&Bearer),
     tags(
@@ -256,6 +264,7 @@ impl Modify for Bearer {
         (name = "seed 001: auth", description = "`POST /auth/logout` with scopes: `{\"message\",\"description\",\"code\"}`"),
         (name = "seed 002: v1", description = "`DELETE /api/v1/logout`: 204 / `{\"message\"}`"),
         (name = "seed 004: jwt", description = "`/api/auth/*`: `{\"code\",\"message\",\"data\"}`"),
+        (name = "RFC 7009", description = "`POST /oauth/revoke`: 200 with an empty body / `{\"error\"}`"),
     )
 )]
 pub struct ApiDoc;

@@ -26,6 +26,8 @@ impl Dialect for V1 {
             ApiError::MethodNotAllowed => "Method not allowed.",
             ApiError::Conflict(m) | ApiError::Validation(m) => m.as_str(),
             ApiError::PayloadTooLarge => "Payload too large.",
+            ApiError::UnsupportedMediaType => "Unsupported Media Type.",
+            ApiError::TooManyRequests(_) => "Too Many Attempts.",
             ApiError::Internal => "Server Error.",
             ApiError::Unavailable => "Service Unavailable.",
         };
@@ -46,6 +48,7 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::openapi::Message),
         (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::Message),
         (status = 413, description = "Body over 16 KiB", body = super::openapi::Message),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::Message),
         (status = 500, description = "Unexpected error", body = super::openapi::Message),
         (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::Message),
     ))]

@@ -1,0 +1,138 @@
+//! `GET /events`: live sign-out of open pages.
+//!
+//! Every signed-in page holds one server-sent-events stream (cookie-authenticated). When its
+//! sign-in ends, from any page, API, scope or instance, the stream sends
+//!
+//! ```text
+//! event: signed-out
+//! data: {"reason":"logout_global"}
+//! ```
+//!
+//! and closes; the page goes to `/login?ended=<reason>`. The stream learns of the ending from the
+//! same path that feeds the JWT denylist ([`Revocations::watch`]): this process's own commits, the
+//! PostgreSQL notifications of other instances, and the reload after a lost listener reconnects.
+//! As a second line, it re-reads its sign-in every [`RECHECK`].
+//!
+//! Bounded: at most [`MAX_WATCHERS_PER_SIGNIN`] streams per sign-in (one per tab), a comment every
+//! [`HEARTBEAT`] (which also notices a client that went away), and closed after [`MAX_AGE`], when
+//! the browser reconnects on its own and is checked again from scratch.
+//!
+//! [`Revocations::watch`]: crate::server::domain::revocations::Revocations::watch
+//! [`MAX_WATCHERS_PER_SIGNIN`]: crate::server::domain::revocations::MAX_WATCHERS_PER_SIGNIN
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::State,
+    response::{
+        sse::{Event, Sse},
+        IntoResponse, Response,
+    },
+};
+use http::{header, HeaderValue, StatusCode};
+use tower_sessions::Session;
+
+use crate::server::{
+    browser::SIGNIN_KEY,
+    domain::{EndReason, SigninStatus},
+    AppState,
+};
+
+/// A comment line this often keeps proxies from closing an idle stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(20);
+/// The sign-in is re-read from the database this often, whatever the notifications said.
+pub const RECHECK: Duration = Duration::from_secs(60);
+/// A stream lives this long at most; the browser then opens a new one.
+pub const MAX_AGE: Duration = Duration::from_secs(30 * 60);
+/// How long the browser waits before reconnecting a dropped stream.
+const RETRY: Duration = Duration::from_secs(2);
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut res = (status, text).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    res
+}
+
+fn signed_out(reason: Option<EndReason>) -> Event {
+    let reason = reason.unwrap_or(EndReason::Logout).as_str();
+    Event::default()
+        .event("signed-out")
+        .data(serde_json::json!({ "reason": reason }).to_string())
+}
+
+/// `GET /events` (see the module docs).
+pub async fn events(State(state): State<AppState>, session: Session) -> Response {
+    let signin: Option<String> = match session.get(SIGNIN_KEY).await {
+        Ok(id) => id,
+        Err(err) => {
+            tracing::error!(error = %err, "events: reading the session failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+        }
+    };
+    // 204 tells the browser's EventSource not to reconnect.
+    let Some(signin) = signin else {
+        return plain(StatusCode::NO_CONTENT, "");
+    };
+    // Watch first, then read: an ending between the two cannot be missed.
+    let Some(mut watch) = state.auth.revocations().watch(&signin) else {
+        return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages.");
+    };
+    let first = match state.auth.signin_status(&signin).await {
+        Ok(SigninStatus::Active) => None,
+        Ok(SigninStatus::Ended(reason)) => Some(reason),
+        Ok(SigninStatus::Missing) => return plain(StatusCode::NO_CONTENT, ""),
+        Err(err) => {
+            tracing::error!(error = %err, "events: reading the sign-in failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(async move {
+        let ended = match first {
+            Some(reason) => Some(reason),
+            None => {
+                let _ = tx
+                    .send(Event::default().retry(RETRY).comment("connected"))
+                    .await;
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.tick().await;
+                let mut recheck = tokio::time::interval(RECHECK);
+                recheck.tick().await;
+                let deadline = tokio::time::sleep(MAX_AGE);
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        reason = watch.ended() => break Some(reason),
+                        _ = tx.closed() => break None,
+                        _ = &mut deadline => break None,
+                        _ = heartbeat.tick() => {
+                            if tx.send(Event::default().comment("")).await.is_err() {
+                                break None;
+                            }
+                        }
+                        _ = recheck.tick() => match state.auth.enforce_lifetime(&signin).await {
+                            Ok(SigninStatus::Ended(reason)) => break Some(reason),
+                            Ok(SigninStatus::Missing) => break Some(None),
+                            _ => {}
+                        },
+                    }
+                }
+            }
+        };
+        if let Some(reason) = ended {
+            let _ = tx.send(signed_out(reason)).await;
+        }
+        // Dropping `tx` ends the stream; dropping `watch` stops watching.
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    let mut res = Sse::new(stream).into_response();
+    // Proxies must pass each event on at once.
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}

@@ -1,0 +1,279 @@
+//! Delivery of `session.ended` events to the receivers in `SIGNOFF_WEBHOOK_URLS`.
+//!
+//! The logout engine writes each event to `webhook_outbox` in the transaction that ends the sign-in
+//! (see `domain::outbox`). Here, a background task per instance sends what is due:
+//!
+//! - **Claimed before sent.** A row is taken by moving its `next_attempt_at` [`LEASE_SECS`] ahead
+//!   with a conditional `UPDATE`; only the instance whose update matched sends it. An instance that
+//!   dies mid-send leaves the lease to run out, and the row is sent again: delivery is at least
+//!   once, and receivers deduplicate by `webhook-id` (the same for every attempt).
+//! - **Retries with back-off.** A failure (no answer within [`TIMEOUT`], or a status outside 2xx)
+//!   is tried again after 1, 2, 4, … seconds, at most an hour apart, [`MAX_ATTEMPTS`] times in
+//!   all; then the row is marked failed. `signoff webhooks` shows operators where every row stands.
+//! - **Signed per Standard Webhooks.** `webhook-id`, `webhook-timestamp` (the attempt's time) and
+//!   `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use crate::{
+    server::{
+        config::WebhookSecret,
+        db::{now, Db},
+        domain::{outbox::Outbox, Result},
+    },
+    with_pool,
+};
+
+/// How long a claimed row belongs to the instance sending it.
+pub const LEASE_SECS: i64 = 30;
+/// How long one attempt may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per row before it is marked failed (about nine hours of retries).
+pub const MAX_ATTEMPTS: i64 = 16;
+/// Rows sent at once by one instance.
+const BATCH: i64 = 32;
+
+/// Seconds to wait after the `attempts`-th failed attempt: 1, 2, 4, … up to an hour.
+pub fn backoff(attempts: i64) -> i64 {
+    (1i64 << (attempts - 1).clamp(0, 12)).min(3600)
+}
+
+/// The Standard Webhooks signature of `body` sent as message `id` at `timestamp`.
+pub fn sign(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String {
+    // HMAC accepts keys of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag)
+    )
+}
+
+/// Starts delivering (nothing to do when no receiver is configured).
+pub fn spawn(db: Db, outbox: Outbox, secret: Option<WebhookSecret>) {
+    let Some(secret) = secret else { return };
+    if !outbox.enabled() {
+        return;
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .user_agent(concat!("Signoff-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(error = %err, "webhook delivery cannot start");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            match deliver_due(&db, &client, &secret).await {
+                // A full batch: more may be due right away.
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook delivery: reading the outbox failed")
+                }
+            }
+            if with_pool!(&db, p => p.is_closed()) {
+                return;
+            }
+            tokio::select! {
+                _ = outbox.written.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    });
+}
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    event_id: String,
+    endpoint: String,
+    payload: String,
+    attempts: i64,
+    next_attempt_at: i64,
+}
+
+/// Claims and sends what is due; returns how many rows it claimed.
+async fn deliver_due(db: &Db, client: &reqwest::Client, secret: &WebhookSecret) -> Result<usize> {
+    let at = now();
+    let due: Vec<Due> = with_pool!(db, p => sqlx::query_as(
+        "SELECT event_id, endpoint, payload, attempts, next_attempt_at FROM webhook_outbox \
+         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+         ORDER BY created_at, event_id LIMIT $2")
+        .bind(at).bind(BATCH).fetch_all(p).await)?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for row in due {
+        let taken = with_pool!(db, p => sqlx::query(
+            "UPDATE webhook_outbox SET next_attempt_at = $1 \
+             WHERE event_id = $2 AND endpoint = $3 AND next_attempt_at = $4 AND delivered_at IS NULL")
+            .bind(at + LEASE_SECS).bind(&row.event_id).bind(&row.endpoint).bind(row.next_attempt_at)
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        if taken == 1 {
+            claimed.push(row);
+        }
+    }
+    let n = claimed.len();
+    let sends = claimed.into_iter().map(|row| async move {
+        let outcome = send(client, secret, &row).await;
+        record(db, &row, outcome).await
+    });
+    for result in futures_util::future::join_all(sends).await {
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "webhook delivery: recording an attempt failed");
+        }
+    }
+    Ok(n)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    secret: &WebhookSecret,
+    row: &Due,
+) -> std::result::Result<(), String> {
+    let timestamp = now();
+    let signature = sign(&secret.0, &row.event_id, timestamp, &row.payload);
+    let answer = client
+        .post(&row.endpoint)
+        .header("content-type", "application/json")
+        .header("webhook-id", &row.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(row.payload.clone())
+        .send()
+        .await;
+    match answer {
+        Ok(res) if res.status().is_success() => Ok(()),
+        Ok(res) => Err(format!("HTTP {}", res.status().as_u16())),
+        Err(err) if err.is_timeout() => Err("timed out".into()),
+        Err(err) if err.is_connect() => Err("could not connect".into()),
+        Err(_) => Err("request failed".into()),
+    }
+}
+
+async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) -> Result<()> {
+    let at = now();
+    let attempts = row.attempts + 1;
+    // The endpoint without path or query (which may carry a token of the receiver's) for the log.
+    let host = row
+        .endpoint
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    match outcome {
+        Ok(()) => {
+            with_pool!(db, p => sqlx::query(
+                "UPDATE webhook_outbox SET delivered_at = $1, attempts = $2, last_error = NULL \
+                 WHERE event_id = $3 AND endpoint = $4")
+                .bind(at).bind(attempts).bind(&row.event_id).bind(&row.endpoint)
+                .execute(p).await.map(|_| ()))?;
+            tracing::info!(event = %row.event_id, endpoint = %host, attempts, "webhook delivered");
+        }
+        Err(error) if attempts >= MAX_ATTEMPTS => {
+            with_pool!(db, p => sqlx::query(
+                "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $3 \
+                 WHERE event_id = $4 AND endpoint = $5")
+                .bind(at).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
+                .execute(p).await.map(|_| ()))?;
+            tracing::error!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook given up");
+        }
+        Err(error) => {
+            let next = at + backoff(attempts);
+            with_pool!(db, p => sqlx::query(
+                "UPDATE webhook_outbox SET next_attempt_at = $1, attempts = $2, last_error = $3 \
+                 WHERE event_id = $4 AND endpoint = $5")
+                .bind(next).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
+                .execute(p).await.map(|_| ()))?;
+            tracing::warn!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook attempt failed; will retry");
+        }
+    }
+    Ok(())
+}
+
+/// One outbox row as operators see it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Delivery {
+    /// The event's id (`webhook-id`).
+    pub event_id: String,
+    /// Where it goes.
+    pub endpoint: String,
+    /// When the event was written (Unix seconds).
+    pub created_at: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it was delivered, if it was.
+    pub delivered_at: Option<i64>,
+    /// When it was given up, if it was.
+    pub failed_at: Option<i64>,
+    /// The next attempt (pending rows).
+    pub next_attempt_at: i64,
+    /// What went wrong last (`HTTP 500`, `could not connect`, …).
+    pub last_error: Option<String>,
+}
+
+/// Where deliveries stand: counts, and the rows not delivered (newest first, at most `limit`).
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Rows waiting for an attempt or a retry.
+    pub pending: i64,
+    /// Rows delivered.
+    pub delivered: i64,
+    /// Rows given up.
+    pub failed: i64,
+    /// The rows not delivered.
+    pub undelivered: Vec<Delivery>,
+}
+
+/// Reads the delivery state of the outbox.
+pub async fn status(db: &Db, limit: i64) -> Result<Status> {
+    let (pending, delivered, failed): (i64, i64, i64) = with_pool!(db, p => sqlx::query_as(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN delivered_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         FROM webhook_outbox")
+        .fetch_one(p).await)?;
+    let undelivered: Vec<Delivery> = with_pool!(db, p => sqlx::query_as(
+        "SELECT event_id, endpoint, created_at, attempts, delivered_at, failed_at, next_attempt_at, last_error \
+         FROM webhook_outbox WHERE delivered_at IS NULL ORDER BY created_at DESC, event_id DESC LIMIT $1")
+        .bind(limit).fetch_all(p).await)?;
+    Ok(Status {
+        pending,
+        delivered,
+        failed,
+        undelivered,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_matches_the_standard_webhooks_example() {
+        // The example in the Standard Webhooks specification's reference libraries.
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = r#"{"test": 2432232314}"#;
+        assert_eq!(
+            sign(&secret.0, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn back_off_doubles_up_to_an_hour() {
+        assert_eq!((1..=4).map(backoff).collect::<Vec<_>>(), vec![1, 2, 4, 8]);
+        assert_eq!(backoff(40), 3600);
+    }
+}
