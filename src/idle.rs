@@ -11,6 +11,29 @@
 
 use leptos::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
+/// How long until this browser's sign-in ends unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleClock {
+    /// Seconds left (idle or absolute limit, whichever comes first).
+    pub remaining: i64,
+    /// The idle lifetime, in seconds.
+    pub idle: i64,
+}
+
+/// How long until this sign-in ends unused, without counting as a use.
+#[server(prefix = "/_fn", endpoint = "session_clock")]
+pub async fn session_clock() -> Result<Option<IdleClock>, ServerFnError> {
+    crate::server::pages::idle::session_clock().await
+}
+
+/// Records a use now: "Stay signed in".
+#[server(prefix = "/_fn", endpoint = "stay_signed_in")]
+pub async fn stay_signed_in() -> Result<Option<IdleClock>, ServerFnError> {
+    crate::server::pages::idle::stay_signed_in().await
+}
+
 /// How the warning words the time left.
 pub fn warning_text(left: i64) -> String {
     if left >= 90 {
@@ -50,7 +73,7 @@ mod client {
     use leptos::prelude::*;
     use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-    use crate::auth::IdleClock;
+    use super::IdleClock;
 
     const CHANNEL: &str = "signoff-idle";
 
@@ -69,7 +92,7 @@ mod client {
 
     fn on_private_page() -> bool {
         let path = window().location().pathname().unwrap_or_default();
-        crate::tabs::PRIVATE_PAGES.contains(&path.as_str())
+        crate::routes::is_private(&path)
     }
 
     fn show(left: Option<i64>) {
@@ -106,7 +129,7 @@ mod client {
 
     fn fetch(then_broadcast: bool) {
         leptos::task::spawn_local(async move {
-            if let Ok(Some(clock)) = crate::auth::session_clock().await {
+            if let Ok(Some(clock)) = super::session_clock().await {
                 apply(clock);
                 if then_broadcast {
                     broadcast();
@@ -167,7 +190,7 @@ mod client {
     /// "Stay signed in": records a use on the server and tells every tab.
     pub fn stay() {
         leptos::task::spawn_local(async {
-            if let Ok(Some(clock)) = crate::auth::stay_signed_in().await {
+            if let Ok(Some(clock)) = super::stay_signed_in().await {
                 apply(clock);
                 broadcast();
                 tick();

@@ -1,15 +1,15 @@
 //! Signoff: logout done right. A Leptos app (server-rendered, hydrated) and JSON logout APIs over
 //! one account, sign-in and token system.
 //!
-//! - [`app`]: the pages, compiled for the server and the browser.
-//! - [`auth`]: the server functions the pages call, and the types that cross the wire.
+//! - [`pages`]: the pages by feature, with their server functions and the types that cross the
+//!   wire, compiled for the server and the browser.
+//! - [`routes`]: every page's path and who may see it.
 //! - `server` (feature `ssr`): everything that touches the database, secrets or axum.
 #![recursion_limit = "256"]
 
-pub mod app;
-pub mod auth;
 pub mod idle;
-pub mod reference;
+pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod tabs;
@@ -19,5 +19,5 @@ pub mod tabs;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_body(pages::App);
 }

@@ -10,9 +10,6 @@
 //! `/login?ended=<reason>`, which says why.
 //! All of this runs in the browser only; on the server these functions do nothing.
 
-/// Pages that need a signed-in user; a hidden tab on one of them re-checks when shown again.
-pub const PRIVATE_PAGES: &[&str] = &["/", "/tokens", "/sessions", "/account/password"];
-
 #[cfg(feature = "hydrate")]
 const CHANNEL: &str = "signoff";
 #[cfg(feature = "hydrate")]
@@ -49,28 +46,16 @@ fn recheck() {
         .location()
         .pathname()
         .unwrap_or_default();
-    if !PRIVATE_PAGES.contains(&path.as_str()) {
+    if !crate::routes::is_private(&path) {
         return;
     }
     leptos::task::spawn_local(async {
-        if let Ok(None) = crate::auth::whoami().await {
+        if let Ok(None) = crate::pages::home::whoami().await {
             let _ = leptos::prelude::window()
                 .location()
                 .replace("/login?logged_out=1");
         }
     });
-}
-
-/// Where a page goes when the server says its sign-in ended for `reason`. A plain logout (this
-/// browser's, from another tab) lands where a logout always lands; other known reasons are
-/// shown on `/login`; anything else counts as a plain logout.
-pub fn login_after(reason: &str) -> String {
-    let known = crate::auth::END_REASONS.iter().any(|(r, _)| *r == reason);
-    if !known || reason == "logout" {
-        "/login?logged_out=1".to_owned()
-    } else {
-        format!("/login?ended={reason}")
-    }
 }
 
 #[cfg(feature = "hydrate")]
@@ -114,7 +99,7 @@ pub fn listen() {
                     .unwrap_or_default();
                 let _ = leptos::prelude::window()
                     .location()
-                    .replace(&login_after(&reason));
+                    .replace(&crate::routes::login_after(&reason));
             });
         let _ = source
             .add_event_listener_with_callback("signed-out", on_signed_out.as_ref().unchecked_ref());

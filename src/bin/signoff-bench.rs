@@ -12,7 +12,7 @@ use signoff::{
     server::{
         config::Config,
         db::{now, Db},
-        domain::{tokens::ACCESS_TTL, Auth, AuthError, ClientMeta},
+        domain::{ttl::ACCESS_TTL, Auth, AuthError, ClientMeta},
     },
     with_pool,
 };

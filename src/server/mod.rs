@@ -1,15 +1,18 @@
 //! Everything that runs only on the server: configuration, storage, the domain (accounts, sign-ins,
 //! passwords) and the HTTP layer. Nothing in here is compiled into the browser bundle.
 
-pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod pages;
+pub mod reveal;
 pub mod sessions;
 pub mod startup;
+pub mod state;
 pub mod webhooks;
 
 pub use config::Config;
-pub use startup::{AppState, Application};
+pub use startup::Application;
+pub use state::AppState;

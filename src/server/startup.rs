@@ -3,41 +3,16 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::server::{config::Config, db::Db, domain::Auth, http, sessions::Sessions};
-
-/// What every handler and server function can reach. Cheap to clone (axum clones it into every
-/// request): one reference count.
-#[derive(Clone)]
-pub struct AppState(Arc<State>);
-
-impl std::ops::Deref for AppState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
-
-/// The shared state behind [`AppState`].
-pub struct State {
-    /// Leptos' settings (needed by its router integration).
-    pub leptos_options: LeptosOptions,
-    /// Accounts and sign-ins.
-    pub auth: Auth,
-    /// The configuration the server started with.
-    pub config: Arc<Config>,
-    /// Personal tokens just created, waiting to be shown once (memory only).
-    pub reveal: crate::server::browser::Reveal,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
+use crate::server::{
+    config::Config,
+    db::Db,
+    domain::Auth,
+    http, pages,
+    sessions::Sessions,
+    state::{AppState, State},
+};
 
 /// Start-up failed: the database could not be opened or migrated, or the port is taken.
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
@@ -77,7 +52,7 @@ impl Application {
             config: Arc::new(config),
             reveal: Default::default(),
         }));
-        let router = http::router(state.clone(), sessions);
+        let router = http::router(state.clone(), sessions, pages::router(&state));
         Ok(Self {
             listener,
             router,

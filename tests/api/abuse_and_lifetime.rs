@@ -340,13 +340,7 @@ async fn the_absolute_limit_ends_a_sign_in_in_daily_use() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let res = app.get("/tokens", Some(&cookie)).await;
     assert_eq!(location(&res), "/login?ended=absolute");
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(!app.accepted(&access).await);
     assert_eq!(
@@ -436,12 +430,8 @@ async fn a_rotated_jwt_key_still_accepts_its_tokens_until_it_is_dropped() {
     let rotated = crate::helpers::start_with(config).await;
     assert!(rotated.accepted(&access).await, "the previous key's token");
     let res = rotated
-        .client
-        .post(rotated.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+        .refresh_004(&json!({"refresh_token": refresh}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let fresh: Value = res.json().await.unwrap();
     let fresh_access = fresh["data"]["access_token"].as_str().unwrap().to_owned();

@@ -203,28 +203,13 @@ async fn every_event_leaves_an_audit_row_and_none_holds_a_secret() {
         .await;
     assert_eq!(location(&res), "/tokens?revoked=1");
     // Refresh, then reuse of the rotated refresh token.
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     assert_eq!(res.status(), StatusCode::OK);
     // Past the grace window, presenting the rotated token again is reuse.
     app.age_rotations().await;
-    app.client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    app.refresh_004(&json!({"refresh_token": refresh})).await;
     // Logouts in two dialects and scopes, a password change.
-    app.client
-        .get(app.url(&format!("/api/v1/account/logout?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
+    app.logout_000(&opaque).await;
     let res = app
         .form(
             "change_password",
@@ -241,13 +226,8 @@ async fn every_event_leaves_an_audit_row_and_none_holds_a_secret() {
         .opaque_token_with("ada@example.com", "a new password")
         .await;
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&opaque2)
-        .json(&json!({"scope": "others"}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&opaque2, Some(json!({"scope": "others"})))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 
     let rows: Vec<(String, String)> = signoff::with_pool!(app.state.auth.db(), p => sqlx::query_as(

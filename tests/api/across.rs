@@ -8,41 +8,13 @@ use crate::helpers::{expect_json, spawn_app, TestApp};
 /// Tries a logout in every dialect with `token`; returns the statuses.
 async fn statuses_everywhere(app: &TestApp, token: &str) -> Vec<StatusCode> {
     vec![
-        app.client
-            .get(app.url(&format!("/api/v1/account/logout?token={token}")))
-            .send()
+        app.logout_000(token).await.status(),
+        app.logout_001(token, None).await.status(),
+        app.logout_002(token).await.status(),
+        app.logout_004(token, &json!({"refresh_token": "x.y.z"}))
             .await
-            .unwrap()
             .status(),
-        app.client
-            .post(app.url("/auth/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        app.client
-            .delete(app.url("/api/v1/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        app.client
-            .post(app.url("/api/auth/logout"))
-            .bearer_auth(token)
-            .json(&json!({"refresh_token": "x.y.z"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        app.client
-            .get(app.url("/api/v1/account/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.me_000(token).await.status(),
     ]
 }
 
@@ -51,13 +23,7 @@ async fn an_opaque_token_logged_out_in_one_dialect_is_refused_by_all() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
     let token = app.opaque_token("ada@example.com").await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&token).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         statuses_everywhere(&app, &token).await,
@@ -70,24 +36,13 @@ async fn a_jwt_logged_out_through_seed_000_is_refused_by_all() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
     let (access, refresh) = app.jwt_pair("ada@example.com").await;
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/logout?token={access}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000(&access).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         statuses_everywhere(&app, &access).await,
         vec![StatusCode::UNAUTHORIZED; 5]
     );
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     assert_eq!(
         res.status(),
         StatusCode::UNAUTHORIZED,
@@ -105,13 +60,8 @@ async fn scope_others_keeps_the_caller_and_ends_the_rest_of_that_user_only() {
     let cookie = app.browser_login("ada@example.com").await;
     let bob = app.opaque_token("bob@example.com").await;
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&caller)
-        .json(&json!({"scope": "others"}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&caller, Some(json!({"scope": "others"})))
+        .await;
     expect_json(
         res,
         StatusCode::OK,
@@ -138,13 +88,8 @@ async fn scope_global_ends_every_signin_of_the_user_and_nobody_elses() {
     let bob = app.opaque_token("bob@example.com").await;
     let bob_cookie = app.browser_login("bob@example.com").await;
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&caller)
-        .json(&json!({"scope": "global"}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&caller, Some(json!({"scope": "global"})))
+        .await;
     expect_json(
         res,
         StatusCode::OK,
@@ -153,13 +98,7 @@ async fn scope_global_ends_every_signin_of_the_user_and_nobody_elses() {
     .await;
     assert!(!app.accepted(&caller).await);
     assert!(!app.accepted(&jwt).await);
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         crate::helpers::location(&app.get("/", Some(&cookie)).await),
@@ -256,28 +195,14 @@ async fn huge_bodies_are_413_in_each_dialect_and_revoke_nothing() {
     let token = app.opaque_token("ada@example.com").await;
     let (access, _) = app.jwt_pair("ada@example.com").await;
     let huge = json!({"scope": "global", "pad": "x".repeat(17 * 1024)});
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&token)
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_001(&token, Some(huge.clone())).await;
     expect_json(
         res,
         StatusCode::PAYLOAD_TOO_LARGE,
         json!({"message": "Payload too large", "description": "The request body is over 16 KiB", "code": "PAYLOAD_TOO_LARGE"}),
     )
     .await;
-    let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&access)
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_004(&access, &huge).await;
     expect_json(
         res,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -323,12 +248,8 @@ async fn malformed_json_and_wrong_types_get_each_dialects_error() {
     )
     .await;
     let res = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": ["a"], "password": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .login_004(&json!({"email": ["a"], "password": "x"}))
+        .await;
     expect_json(
         res,
         StatusCode::BAD_REQUEST,
@@ -346,52 +267,28 @@ async fn an_unreachable_database_is_503_with_retry_after_in_each_envelope() {
     app.create_user("ada@example.com").await;
     let token = app.opaque_token("ada@example.com").await;
     app.cut_database().await;
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/logout?token={token}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000(&token).await;
     expect_json(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"error": {"message": "The service is temporarily unavailable.", "code": 503}}),
     )
     .await;
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_001(&token, None).await;
     expect_json(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"message": "Service unavailable", "description": "The service is temporarily unavailable; retry later", "code": "SERVICE_UNAVAILABLE"}),
     )
     .await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&token).await;
     expect_json(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"message": "Service Unavailable."}),
     )
     .await;
-    let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&token)
-        .json(&json!({"refresh_token": "a"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_004(&token, &json!({"refresh_token": "a"})).await;
     expect_json(
         res,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -408,44 +305,22 @@ async fn an_unexpected_failure_is_500_without_details() {
     let (access, _) = app.jwt_pair("ada@example.com").await;
     // Break the schema under the running server: checking an opaque token now fails unexpectedly.
     app.sql("DROP TABLE tokens").await;
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_001(&token, None).await;
     let body = json!({"message": "Internal server error", "description": "An unexpected error occurred", "code": "INTERNAL_ERROR"});
     expect_json(res, StatusCode::INTERNAL_SERVER_ERROR, body).await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&token).await;
     expect_json(
         res,
         StatusCode::INTERNAL_SERVER_ERROR,
         json!({"message": "Server Error."}),
     )
     .await;
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/logout?token={token}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000(&token).await;
     let body = json!({"error": {"message": "Internal error.", "code": 500}});
     expect_json(res, StatusCode::INTERNAL_SERVER_ERROR, body).await;
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&token)
-        .json(&json!({"refresh_token": "a.b.c"}))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&token, &json!({"refresh_token": "a.b.c"}))
+        .await;
     expect_json(
         res,
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -30,12 +30,7 @@ fn unauthorized_004() -> serde_json::Value {
 async fn seed_000_logout_with_a_query_token_is_200_and_the_token_is_dead() {
     let app = app_with_user().await;
     let token = app.opaque_token("ada@example.com").await;
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/logout?token={token}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000(&token).await;
     let headers = expect_json(
         res,
         StatusCode::OK,
@@ -46,12 +41,7 @@ async fn seed_000_logout_with_a_query_token_is_200_and_the_token_is_dead() {
     assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
     assert!(!app.accepted(&token).await);
     // A second logout with the same token is 401.
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/logout?token={token}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000(&token).await;
     let headers = expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_000()).await;
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
 }
@@ -142,12 +132,8 @@ async fn seed_000_other_methods_are_405_with_allow() {
 async fn seed_000_login_and_me() {
     let app = app_with_user().await;
     let res = app
-        .client
-        .post(app.url("/api/v1/account/login"))
-        .json(&json!({"email": "ADA@example.com", "password": crate::helpers::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .login_000(&json!({"email": "ADA@example.com", "password": crate::helpers::PASSWORD}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.unwrap();
     let token = body["data"]["token"].as_str().unwrap();
@@ -184,12 +170,8 @@ async fn seed_000_wrong_password_and_unknown_email_get_the_same_401() {
         ("bob@example.com", crate::helpers::PASSWORD),
     ] {
         let res = app
-            .client
-            .post(app.url("/api/v1/account/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
+            .login_000(&json!({"email": email, "password": password}))
+            .await;
         expect_json(
             res,
             StatusCode::UNAUTHORIZED,
@@ -205,13 +187,7 @@ async fn seed_000_wrong_password_and_unknown_email_get_the_same_401() {
 async fn seed_001_logout_with_a_bearer_token_is_200() {
     let app = app_with_user().await;
     let token = app.opaque_token("ada@example.com").await;
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_001(&token, None).await;
     expect_json(
         res,
         StatusCode::OK,
@@ -219,13 +195,7 @@ async fn seed_001_logout_with_a_bearer_token_is_200() {
     )
     .await;
     assert!(!app.accepted(&token).await);
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_001(&token, None).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_001()).await;
 }
 
@@ -287,14 +257,7 @@ async fn seed_001_a_bad_scope_or_both_fields_is_422_and_revokes_nothing() {
         ),
     ];
     for (body, description) in cases {
-        let res = app
-            .client
-            .post(app.url("/auth/logout"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.logout_001(&token, Some(body.clone())).await;
         expect_json(
             res,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -313,7 +276,7 @@ async fn seed_001_session_id_of_no_signin_of_this_user_is_404_and_of_an_ended_on
     let other_device = app.opaque_token("ada@example.com").await;
     let bobs = app.opaque_token("bob@example.com").await;
     let signin_of = |token: &str| {
-        let digest = signoff::server::domain::tokens::digest(token);
+        let digest = signoff::server::domain::opaque::digest(token);
         format!("SELECT signin_id FROM tokens WHERE digest = '{digest}'")
     };
     let other_id: String = signoff::with_pool!(app.state.auth.db(), p => sqlx::query_scalar(&signin_of(&other_device))
@@ -326,14 +289,7 @@ async fn seed_001_session_id_of_no_signin_of_this_user_is_404_and_of_an_ended_on
             .unwrap());
     let not_found = json!({"message": "Resource not found", "description": "The requested resource could not be found", "code": "NOT_FOUND"});
     for id in [bobs_id.as_str(), "no-such-sign-in"] {
-        let res = app
-            .client
-            .post(app.url("/auth/logout"))
-            .bearer_auth(&mine)
-            .json(&json!({"session_id": id}))
-            .send()
-            .await
-            .unwrap();
+        let res = app.logout_001(&mine, Some(json!({"session_id": id}))).await;
         expect_json(res, StatusCode::NOT_FOUND, not_found.clone()).await;
     }
     assert!(
@@ -342,13 +298,8 @@ async fn seed_001_session_id_of_no_signin_of_this_user_is_404_and_of_an_ended_on
     );
 
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&mine)
-        .json(&json!({"session_id": other_id}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&mine, Some(json!({"session_id": other_id})))
+        .await;
     expect_json(
         res,
         StatusCode::OK,
@@ -359,13 +310,8 @@ async fn seed_001_session_id_of_no_signin_of_this_user_is_404_and_of_an_ended_on
     assert!(app.accepted(&mine).await, "the caller stays signed in");
 
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&mine)
-        .json(&json!({"session_id": other_id}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&mine, Some(json!({"session_id": other_id})))
+        .await;
     expect_json(
         res,
         StatusCode::CONFLICT,
@@ -460,23 +406,11 @@ async fn seed_001_wrong_method_405_unknown_path_404() {
 async fn seed_002_logout_is_204_with_an_empty_body_then_401() {
     let app = app_with_user().await;
     let token = app.opaque_token("ada@example.com").await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&token).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(res.bytes().await.unwrap().is_empty());
     assert!(!app.accepted(&token).await);
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&token).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_002()).await;
     let res = app
         .client
@@ -518,12 +452,8 @@ async fn seed_002_wrong_method_405_unknown_path_404() {
 async fn seed_004_login_refresh_and_logout() {
     let app = app_with_user().await;
     let res = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .login_004(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], 200);
@@ -534,13 +464,7 @@ async fn seed_004_login_refresh_and_logout() {
     let refresh = body["data"]["refresh_token"].as_str().unwrap().to_owned();
     assert!(app.accepted(&access).await);
 
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["message"], "refresh successful");
@@ -549,13 +473,8 @@ async fn seed_004_login_refresh_and_logout() {
     assert!(app.accepted(&access2).await);
 
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&access2)
-        .json(&json!({"refresh_token": refresh2}))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&access2, &json!({"refresh_token": refresh2}))
+        .await;
     expect_json(
         res,
         StatusCode::OK,
@@ -563,13 +482,7 @@ async fn seed_004_login_refresh_and_logout() {
     )
     .await;
     assert!(!app.accepted(&access2).await);
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh2}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh2})).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_004()).await;
 }
 
@@ -577,24 +490,12 @@ async fn seed_004_login_refresh_and_logout() {
 async fn seed_004_reusing_a_rotated_refresh_token_ends_the_signin() {
     let app = app_with_user().await;
     let (_, refresh) = app.jwt_pair("ada@example.com").await;
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     let body: serde_json::Value = res.json().await.unwrap();
     let access2 = body["data"]["access_token"].as_str().unwrap().to_owned();
     // Past the grace window, presenting the rotated token again is reuse.
     app.age_rotations().await;
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({"refresh_token": refresh})).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_004()).await;
     assert!(!app.accepted(&access2).await, "the whole sign-in ended");
 }
@@ -610,14 +511,7 @@ async fn seed_004_a_missing_wrong_type_or_empty_refresh_token_is_400() {
         (json!({"refresh_token": ""}), json!(null)),
     ];
     for (body, value) in cases {
-        let res = app
-            .client
-            .post(app.url("/api/auth/logout"))
-            .bearer_auth(&access)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.logout_004(&access, &body).await;
         expect_json(
             res,
             StatusCode::BAD_REQUEST,
@@ -635,13 +529,8 @@ async fn seed_004_a_refresh_token_of_another_signin_is_401_and_revokes_nothing()
     let (access_a, refresh_a) = app.jwt_pair("ada@example.com").await;
     let (access_b, refresh_b) = app.jwt_pair("ada@example.com").await;
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&access_a)
-        .json(&json!({"refresh_token": refresh_b}))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&access_a, &json!({"refresh_token": refresh_b}))
+        .await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_004()).await;
     assert!(app.accepted(&access_a).await);
     assert!(app.accepted(&access_b).await);
@@ -691,12 +580,8 @@ async fn seed_004_without_a_token_401_wrong_method_405_unknown_path_404() {
 async fn seed_004_wrong_credentials_are_401() {
     let app = app_with_user().await;
     let res = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "ada@example.com", "password": "wrong password"}))
-        .send()
-        .await
-        .unwrap();
+        .login_004(&json!({"email": "ada@example.com", "password": "wrong password"}))
+        .await;
     expect_json(
         res,
         StatusCode::UNAUTHORIZED,

@@ -115,18 +115,8 @@ async fn no_token_or_password_ever_reaches_the_log() {
         .send()
         .await
         .unwrap();
-    app.client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
-    app.client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+    app.refresh_004(&json!({"refresh_token": refresh})).await;
+    app.refresh_004(&json!({"refresh_token": refresh})).await;
     app.client
         .post(app.url("/auth/logout"))
         .bearer_auth(&access)
@@ -134,16 +124,8 @@ async fn no_token_or_password_ever_reaches_the_log() {
         .send()
         .await
         .unwrap();
-    app.client
-        .get(app.url(&format!("/api/v1/account/logout?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
-    app.client
-        .get(app.url(&format!("/api/v1/account/logout?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
+    app.logout_000(&opaque).await;
+    app.logout_000(&opaque).await;
     app.form("logout", Some(&cookie), &[]).await;
     app.form(
         "login",

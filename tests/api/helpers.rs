@@ -281,6 +281,51 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Seed 000: `POST /api/v1/account/login` with a JSON body.
+    pub async fn login_000(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/account/login", body).await
+    }
+
+    /// Seed 000: `GET /api/v1/account/me` with a bearer token.
+    pub async fn me_000(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/account/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Seed 000: `GET /api/v1/account/logout?token=…`.
+    pub async fn logout_000(&self, token: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/api/v1/account/logout?token={token}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Seed 004: `POST /api/auth/login` with a JSON body.
+    pub async fn login_004(&self, body: &Value) -> Response {
+        self.post_json("/api/auth/login", body).await
+    }
+
+    /// Seed 004: `POST /api/auth/refresh` with a JSON body.
+    pub async fn refresh_004(&self, body: &Value) -> Response {
+        self.post_json("/api/auth/refresh", body).await
+    }
+
+    /// Seed 004: `POST /api/auth/logout` with a bearer access token and a JSON body.
+    pub async fn logout_004(&self, access: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/api/auth/logout"))
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` with an optional cookie.
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
         let mut req = self.client.get(format!("{}{path}", self.address));

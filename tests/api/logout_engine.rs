@@ -59,14 +59,7 @@ async fn every_scope_is_atomic_when_a_step_fails() {
         for body in &scopes {
             let before = snapshot(&app).await;
             app.state.auth.engine().inject_failure(point);
-            let res = app
-                .client
-                .post(app.url("/auth/logout"))
-                .bearer_auth(&tokens[0])
-                .json(body)
-                .send()
-                .await
-                .unwrap();
+            let res = app.logout_001(&tokens[0], Some(body.clone())).await;
             expect_json(res, StatusCode::INTERNAL_SERVER_ERROR, internal_001()).await;
             assert_eq!(
                 snapshot(&app).await,
@@ -89,13 +82,8 @@ async fn every_scope_is_atomic_when_a_step_fails() {
         .engine()
         .inject_failure(FailPoint::AfterEnding);
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&access)
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&access, &json!({"refresh_token": refresh}))
+        .await;
     expect_json(
         res,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -135,13 +123,8 @@ async fn every_scope_is_atomic_when_a_step_fails() {
 
     // With nothing injected, the same requests succeed.
     let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&tokens[0])
-        .json(&json!({"scope": "global"}))
-        .send()
-        .await
-        .unwrap();
+        .logout_001(&tokens[0], Some(json!({"scope": "global"})))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     for t in tokens.iter().chain([&access]) {
         assert!(!app.accepted(t).await);
@@ -155,12 +138,7 @@ async fn every_scope_is_atomic_when_a_step_fails() {
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({ "refresh_token": token }))
-        .send()
-        .await
-        .unwrap()
+    app.refresh_004(&json!({ "refresh_token": token })).await
 }
 
 async fn pair(res: reqwest::Response) -> (String, String) {
@@ -240,13 +218,8 @@ async fn logging_out_with_a_rotated_pair_ends_the_signin_and_the_thiefs_pair_wit
     app.age_rotations().await;
     // The victim logs out with the pair it still has.
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&old_access)
-        .json(&json!({ "refresh_token": old_refresh }))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&old_access, &json!({ "refresh_token": old_refresh }))
+        .await;
     expect_json(
         res,
         StatusCode::OK,
@@ -273,13 +246,8 @@ async fn logging_out_with_a_rotated_pair_ends_the_signin_and_the_thiefs_pair_wit
     let (access, refresh_token) = app.jwt_pair("ada@example.com").await;
     let next = pair(refresh(&app, &refresh_token).await).await;
     let res = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&access)
-        .json(&json!({ "refresh_token": refresh_token }))
-        .send()
-        .await
-        .unwrap();
+        .logout_004(&access, &json!({ "refresh_token": refresh_token }))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!app.accepted(&next.0).await);
     assert_eq!(

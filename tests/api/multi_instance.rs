@@ -46,25 +46,14 @@ async fn a_logout_on_one_instance_is_refused_on_the_other() {
     assert_eq!(b.get("/", Some(&cookie)).await.status(), StatusCode::OK);
 
     // Opaque tokens and browser sessions: refused on B at once.
-    let res = a
-        .client
-        .delete(a.url("/api/v1/logout"))
-        .bearer_auth(&opaque)
-        .send()
-        .await
-        .unwrap();
+    let res = a.logout_002(&opaque).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(!b.accepted(&opaque).await);
     a.form("logout", Some(&cookie), &[]).await;
     assert_eq!(location(&b.get("/", Some(&cookie)).await), "/login");
 
     // JWT: B checks it in memory, so it learns of the logout by notification.
-    let res = a
-        .client
-        .get(a.url(&format!("/api/v1/account/logout?token={jwt}")))
-        .send()
-        .await
-        .unwrap();
+    let res = a.logout_000(&jwt).await;
     assert_eq!(res.status(), StatusCode::OK);
     until("B refuses the JWT", async || !b.accepted(&jwt).await).await;
     assert!(
@@ -104,14 +93,7 @@ async fn with_its_notification_link_cut_an_instance_still_refuses_revoked_tokens
     })
     .await;
 
-    let res = a
-        .client
-        .post(a.url("/auth/logout"))
-        .bearer_auth(&doomed)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let res = a.logout_001(&doomed, Some(json!({}))).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!b.state.auth.revocations().is_healthy(), "still cut off");
     assert!(
@@ -220,13 +202,7 @@ async fn a_stalled_notification_link_falls_back_to_database_checks_within_a_seco
         noticed < Duration::from_millis(1500),
         "B fell back after {noticed:?}, not within a second"
     );
-    let res = a
-        .client
-        .delete(a.url("/api/v1/logout"))
-        .bearer_auth(&doomed)
-        .send()
-        .await
-        .unwrap();
+    let res = a.logout_002(&doomed).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(
         !b.accepted(&doomed).await,

@@ -70,13 +70,7 @@ async fn a_jwt_access_token_ends_its_sign_in_refresh_token_included() {
     let (access, refresh) = app.jwt_pair("ada@example.com").await;
     expect_ok(revoke(&app, &[("token", &access)]).await).await;
     assert!(!app.accepted(&access).await);
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&json!({ "refresh_token": refresh }))
-        .send()
-        .await
-        .unwrap();
+    let res = app.refresh_004(&json!({ "refresh_token": refresh })).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(end_reason(&app).await, "revoked");
 }

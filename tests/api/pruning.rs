@@ -33,21 +33,15 @@ async fn entries_past_their_expiry_disappear_and_live_ones_stay() {
     let t = now();
 
     // Age some of it by hand.
-    let digest = signoff::server::domain::tokens::digest(&expired_token);
+    let digest = signoff::server::domain::opaque::digest(&expired_token);
     app.sql(&format!(
         "UPDATE tokens SET expires_at = {} WHERE digest = '{digest}'",
         t - 1
     ))
     .await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .bearer_auth(&long_gone)
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_002(&long_gone).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let digest = signoff::server::domain::tokens::digest(&long_gone);
+    let digest = signoff::server::domain::opaque::digest(&long_gone);
     app.sql(&format!(
         "UPDATE signins SET ended_at = {} WHERE id = (SELECT signin_id FROM tokens WHERE digest = '{digest}')",
         t - 200 * DAY
@@ -102,12 +96,8 @@ async fn entries_past_their_expiry_disappear_and_live_ones_stay() {
         1
     );
     let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .json(&serde_json::json!({"refresh_token": live_refresh}))
-        .send()
-        .await
-        .unwrap();
+        .refresh_004(&serde_json::json!({"refresh_token": live_refresh}))
+        .await;
     assert_eq!(
         res.status(),
         StatusCode::OK,

@@ -46,9 +46,22 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::{
     outbox::{self, Outbox, SigninFacts},
     revocations::Revocations,
-    AuthError, EndReason, Result, Scope,
+    AuthError, EndReason, Result,
 };
 use crate::server::db::{now, Db};
+
+/// What a logout ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The caller's own sign-in.
+    Local,
+    /// Every other sign-in of the caller's user; the caller stays signed in.
+    Others,
+    /// Every sign-in of the caller's user, the caller's included.
+    Global,
+    /// One sign-in of the caller's user, by id.
+    Signin(String),
+}
 
 /// How many requests one group commits at most.
 pub const MAX_GROUP: usize = 512;

@@ -6,6 +6,12 @@
 //! [`logout`]: one transaction per request, committed in groups, after which the sign-in and every
 //! credential of it are refused everywhere.
 //!
+//! [`Auth`] (here) is the one entry point; each module adds its part: [`account`] (what the
+//! `/sessions` page reads, the audit log), [`password`], [`throttle`] (sign-in attempts), the
+//! credentials ([`principal`], [`tokens`] for any bearer token, [`opaque`], [`jwt`], their lifetimes in [`ttl`]),
+//! [`logout`] (the engine), [`revocations`] (the JWT denylist), [`outbox`] (webhook events),
+//! [`prune`] and [`validate`].
+//!
 //! ```ignore
 //! let auth = Auth::init(db, Options::default()).await?;
 //! let user = auth.register("ada@example.com", "correct horse".into()).await?;
@@ -16,13 +22,17 @@
 //! ```
 
 pub mod account;
+pub mod jwt;
 pub mod logout;
+pub mod opaque;
 pub mod outbox;
 pub mod password;
+pub mod principal;
 pub mod prune;
 pub mod revocations;
 pub mod throttle;
 pub mod tokens;
+pub mod ttl;
 pub mod validate;
 
 use std::time::Duration;
@@ -35,9 +45,11 @@ use crate::{
     with_pool,
 };
 pub use account::{AuditEvent, SigninInfo};
-pub use logout::{Caller, Ended, EndedSignin, Ending};
+pub use jwt::JwtPair;
+pub use logout::{Caller, Ended, EndedSignin, Ending, Scope};
+pub use opaque::{IssuedToken, PersonalToken};
 use password::{HashError, Hasher, PasswordHashString};
-pub use tokens::{IssuedToken, JwtPair, PersonalToken, Principal, Scope, Via};
+pub use principal::{Principal, Via};
 pub use validate::InputError;
 
 /// Appends an audit row through `$conn` (a transaction): who, what, which sign-in, a short detail.
@@ -339,7 +351,7 @@ pub struct Auth {
     db: Db,
     hasher: Hasher,
     /// Shared: `Auth` is cloned into every request's state.
-    keys: std::sync::Arc<tokens::Keys>,
+    keys: std::sync::Arc<jwt::Keys>,
     revocations: std::sync::Arc<revocations::Revocations>,
     engine: logout::Engine,
     outbox: outbox::Outbox,
@@ -405,7 +417,7 @@ impl Auth {
     /// A service over `db` (already migrated): loads the JWT key and the denylist and starts the
     /// logout engine's writer(s).
     pub async fn init(db: Db, options: Options) -> Result<Self> {
-        let keys = tokens::Keys::load(
+        let keys = jwt::Keys::load(
             &db,
             options.jwt_secret.clone(),
             options.jwt_previous_secret.clone(),
@@ -525,7 +537,7 @@ impl Auth {
     /// nothing and are no error; `Ok(true)` when a sign-in ended. `hint` (`access_token` or
     /// `refresh_token`) only says which kind to try first.
     pub async fn revoke_token(&self, token: &str, hint: Option<&str>) -> Result<bool> {
-        if token.is_empty() || token.len() > tokens::MAX_TOKEN_LEN {
+        if token.is_empty() || token.len() > principal::MAX_TOKEN_LEN {
             return Ok(false);
         }
         let as_access = || self.caller_for_token(token).ok();

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::tokens::ACCESS_TTL;
+use super::ttl::ACCESS_TTL;
 use crate::server::db::rfc3339;
 
 /// Where events go, shared by the engine (which writes them) and the delivery worker.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{tokens::ACCESS_TTL, Auth, EndReason, Ending, Result};
+use super::{ttl::ACCESS_TTL, Auth, EndReason, Ending, Result};
 use crate::{
     server::db::{now, Db},
     with_pool,

@@ -32,7 +32,7 @@ use std::{
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use super::{tokens::ACCESS_TTL, EndReason, Result};
+use super::{ttl::ACCESS_TTL, EndReason, Result};
 use crate::{
     server::db::{now, Db},
     with_pool,

@@ -32,8 +32,8 @@ use axum::{
 use http::{header, HeaderValue, StatusCode};
 use tower_sessions::Session;
 
+use super::session::SIGNIN_KEY;
 use crate::server::{
-    browser::SIGNIN_KEY,
     domain::{EndReason, SigninStatus},
     AppState,
 };

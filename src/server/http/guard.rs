@@ -1,62 +1,50 @@
 //! Middleware that guards pages and state-changing requests.
 
+use axum::extract::FromRequestParts;
 use axum::{
     extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use tower_sessions::Session;
 
-use crate::server::{browser, AppState};
+use super::session::{Browser, Current};
+use crate::server::AppState;
 
-/// Pages only a signed-in user may see.
-pub use crate::tabs::PRIVATE_PAGES;
-/// Pages a signed-in user has no use for: they go home instead.
-const SIGNED_OUT_PAGES: &[&str] = &["/login", "/register"];
+use crate::routes::{self, Access};
 
 /// Signed-out visitors of private pages are sent to `/login`; signed-in visitors of `/login` go home.
 /// Every response that is not a static asset is `Cache-Control: no-store`, so that after a logout
 /// Back shows nothing private. Checking the session store (and the sign-in) on every page request
 /// means a sign-in ended anywhere is signed out here at once.
-pub async fn pages(
-    State(state): State<AppState>,
-    session: Session,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let is_page_get = matches!(*req.method(), Method::GET | Method::HEAD);
-    let private = is_page_get && PRIVATE_PAGES.contains(&path.as_str());
-    let signed_out_only = is_page_get && SIGNED_OUT_PAGES.contains(&path.as_str());
+    let access = routes::access(&path).filter(|_| is_page_get);
+    let private = access == Some(Access::SignedIn);
+    let signed_out_only = access == Some(Access::SignedOut);
+    let mut req = req;
     if private || signed_out_only {
-        match browser::check(&state, &session).await {
-            Ok(browser::Current::SignedOut) if private => {
+        let (mut parts, body) = req.into_parts();
+        let browser = Browser::from_request_parts(&mut parts, &state).await;
+        req = Request::from_parts(parts, body);
+        match browser.map(|b| b.current) {
+            Ok(Current::SignedOut) if private => {
                 return no_store(Redirect::to("/login").into_response())
             }
             // Signed out by the server (another device, a password change, idle, …): say why.
-            Ok(browser::Current::Ended(reason)) if private => {
+            Ok(Current::Ended(reason)) if private => {
                 let to = match reason {
-                    Some(reason) => crate::tabs::login_after(reason.as_str()),
+                    Some(reason) => routes::login_after(reason.as_str()),
                     None => "/login".to_owned(),
                 };
                 return no_store(Redirect::to(&to).into_response());
             }
-            Ok(browser::Current::SignedIn(..)) if signed_out_only => {
+            Ok(Current::SignedIn(..)) if signed_out_only => {
                 return no_store(Redirect::to("/").into_response())
             }
             Ok(_) => {}
-            Err(err) => {
-                tracing::error!(error = %err, "checking the session failed");
-                let mut res = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Signoff is unavailable right now. Try again in a moment.",
-                )
-                    .into_response();
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                return no_store(res);
-            }
+            Err(unavailable) => return unavailable.into_response(),
         }
     }
     let res = next.run(req).await;

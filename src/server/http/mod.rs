@@ -2,75 +2,41 @@
 //!
 //! | path | what |
 //! | --- | --- |
-//! | `/`, `/login`, `/register` | Leptos pages (server-rendered, hydrated) |
-//! | `/_fn/*` | Leptos server functions (login, register, logout, whoami) |
+//! | `/`, `/sessions`, `/tokens`, `/account/password`, `/docs/api`, `/login`, `/register` | Leptos pages (server-rendered, hydrated), served by [`crate::server::pages`]; who may see each is in [`crate::routes`] |
+//! | `/_fn/*` | their server functions (`crate::pages::*`, bodies in `crate::server::pages::*`) |
 //! | `/api/v1/account/*` | seed 000: register, login, me, logout (`GET ?token=`) |
 //! | `/api/v1/logout` | seed 002: `DELETE`, 204 |
 //! | `/auth/logout` | seed 001: bearer or cookie, scopes |
 //! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
 //! | `/oauth/revoke` | RFC 7009 token revocation |
+//! | `/api/openapi.json` | the OpenAPI document of all of the above |
 //! | `/events` | live sign-out of open pages (server-sent events, session cookie) |
 //! | `/clients/signoff.js`, `.d.ts` | the seed 003 JavaScript client |
 //! | `/pkg/*`, `/favicon.svg` | static assets |
+//!
+//! [`session`] is the browser's web session and [`extract`] what handlers read off a request; this
+//! layer never imports the pages (they are passed to [`router`]).
 
 pub mod api;
 pub mod events;
+pub mod extract;
 pub mod guard;
+pub mod session;
 
-use std::net::SocketAddr;
-
-use axum::{
-    body::Body,
-    extract::{ConnectInfo, FromRequestParts, State},
-    http::{request::Parts, Uri},
-    middleware,
-    response::Response,
-    routing::get,
-    Router,
-};
+use axum::{middleware, routing::get, Router};
 use http::{header, HeaderValue, Request};
-use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{
     catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveHeadersLayer,
     set_header::SetResponseHeaderLayer, trace::TraceLayer,
 };
-use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
-use crate::{
-    app::{shell, App},
-    server::{browser::cookie_name, domain::ClientMeta, sessions::Sessions, AppState},
-};
+use crate::server::{sessions::Sessions, AppState};
 
-/// The application's router, with every layer applied.
-pub fn router(state: AppState, sessions: Sessions) -> Router {
-    // Generated once per process. Generating runs the app with resource loading suppressed by a
-    // process-wide flag; a resource first polled by a request served meanwhile (another server in
-    // the same process, as in the integration tests) would never resolve (leptos issue #4773).
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
-        std::sync::OnceLock::new();
-    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
-    let context_state = state.clone();
-    let pages = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context_state.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(fallback);
-
-    let idle = crate::server::browser::store_idle(&state);
-    let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(cookie_name(state.config.secure_cookies))
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(idle));
+/// The application's router, with every layer applied. `pages` serves the Leptos pages, their
+/// server functions and static files (see [`crate::server::pages`]); it is passed in so that this
+/// layer never depends on the app.
+pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> Router {
+    let session_layer = session::layer(&state, sessions);
 
     Router::new()
         .merge(api::router())
@@ -113,36 +79,3 @@ const TS: [(header::HeaderName, &str); 1] = [(
     header::CONTENT_TYPE,
     "application/typescript; charset=utf-8",
 )];
-
-/// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static
-/// file or the app's "Page not found".
-async fn fallback(uri: Uri, state: State<AppState>, req: Request<Body>) -> Response {
-    if let Some(dialect) = api::dialect_for(uri.path()) {
-        return dialect.render(api::ApiError::NotFound);
-    }
-    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, req).await
-}
-
-/// Where a request comes from, for the sign-in it may start: its `User-Agent` and peer address.
-impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(client_meta(parts))
-    }
-}
-
-/// [`ClientMeta`] of a request.
-pub fn client_meta(parts: &Parts) -> ClientMeta {
-    ClientMeta {
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
-    }
-}

@@ -14,7 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{authenticate, bearer, parse_json, ApiError, Dialect, Reply};
+use super::{parse_json, ApiError, Dialect, Reply};
+use crate::server::http::extract::{authenticate, bearer};
 use crate::server::{
     db::rfc3339,
     domain::{ClientMeta, Scope},
@@ -68,18 +69,18 @@ struct Credentials {
 
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
 #[utoipa::path(post, path = "/api/v1/account/register", operation_id = "account_register", tag = "seed 000: account",
-    request_body = super::openapi::Credentials,
+    request_body = super::schemas::Credentials,
     responses(
-        (status = 201, description = "Account created", body = super::openapi::AccountUser),
-        (status = 400, description = "Body is not a JSON object", body = super::openapi::AccountError),
-        (status = 409, description = "Email already taken", body = super::openapi::AccountError),
-        (status = 422, description = "Bad email, or password under 8 characters", body = super::openapi::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
-        (status = 429, description = "Too many password hashes waiting (with `Retry-After`)", body = super::openapi::AccountError),
-        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+        (status = 201, description = "Account created", body = super::schemas::AccountUser),
+        (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
+        (status = 409, description = "Email already taken", body = super::schemas::AccountError),
+        (status = 422, description = "Bad email, or password under 8 characters", body = super::schemas::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
+        (status = 429, description = "Too many password hashes waiting (with `Retry-After`)", body = super::schemas::AccountError),
+        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
     ))]
 async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
@@ -97,18 +98,18 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
 /// `POST /api/v1/account/login` → 200 with an opaque token for a new sign-in; 401 on a wrong email
 /// or password (one answer for both).
 #[utoipa::path(post, path = "/api/v1/account/login", operation_id = "account_login", tag = "seed 000: account",
-    request_body = super::openapi::Credentials,
+    request_body = super::schemas::Credentials,
     responses(
-        (status = 200, description = "A new sign-in with an opaque token", body = super::openapi::AccountToken),
-        (status = 400, description = "Body is not a JSON object", body = super::openapi::AccountError),
-        (status = 401, description = "Wrong email or password (one answer for both)", body = super::openapi::AccountError),
-        (status = 422, description = "A field is missing or not a string", body = super::openapi::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
-        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::openapi::AccountError),
-        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+        (status = 200, description = "A new sign-in with an opaque token", body = super::schemas::AccountToken),
+        (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
+        (status = 401, description = "Wrong email or password (one answer for both)", body = super::schemas::AccountError),
+        (status = 422, description = "A field is missing or not a string", body = super::schemas::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
+        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::schemas::AccountError),
+        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
     ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
@@ -137,13 +138,13 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
     params(("token" = Option<String>, Query, description = "The token, if not sent as a bearer header")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The token's user", body = super::openapi::AccountUser),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::openapi::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
-        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+        (status = 200, description = "The token's user", body = super::schemas::AccountUser),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::schemas::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
+        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
     ))]
 async fn me(
     State(state): State<AppState>,
@@ -160,14 +161,14 @@ async fn me(
     params(("token" = Option<String>, Query, description = "The token to log out (or send a bearer header)")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Logged out: the token's sign-in has ended", body = super::openapi::AccountMessage),
-        (status = 401, description = "Unknown, expired or already revoked token", body = super::openapi::AccountError),
-        (status = 422, description = "No token at all (`Failed validation.`)", body = super::openapi::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::AccountError),
-        (status = 500, description = "Unexpected error", body = super::openapi::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::AccountError),
+        (status = 200, description = "Logged out: the token's sign-in has ended", body = super::schemas::AccountMessage),
+        (status = 401, description = "Unknown, expired or already revoked token", body = super::schemas::AccountError),
+        (status = 422, description = "No token at all (`Failed validation.`)", body = super::schemas::AccountError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
+        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
     ))]
 async fn logout(
     State(state): State<AppState>,

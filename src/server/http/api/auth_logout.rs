@@ -7,13 +7,15 @@ use axum::{
     Router,
 };
 use serde_json::{json, Value};
-use tower_sessions::Session;
 
-use super::{bearer, ApiError, Dialect, Reply};
+use super::{ApiError, Dialect, Reply};
 use crate::server::{
-    browser,
     domain::{AuthError, Caller, Scope},
-    http::guard::is_cross_site,
+    http::{
+        extract::bearer,
+        guard::is_cross_site,
+        session::{session_error, Browser, Unavailable},
+    },
     AppState,
 };
 
@@ -91,33 +93,36 @@ pub fn router() -> Router<AppState> {
 
 /// `POST /auth/logout` → 200 `{"message":"Logged out successfully"}`.
 #[utoipa::path(post, path = "/auth/logout", operation_id = "auth_logout", tag = "seed 001: auth",
-    request_body(content = Option<super::openapi::LogoutRequest>, description = "Optional; `local` when absent"),
+    request_body(content = Option<super::schemas::LogoutRequest>, description = "Optional; `local` when absent"),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "Logged out", body = super::openapi::Message),
-        (status = 400, description = "Body is not a JSON object (`INVALID_INPUT`)", body = super::openapi::DescribedError),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked credential", body = super::openapi::DescribedError),
-        (status = 403, description = "Cookie-authenticated request from another site", body = super::openapi::DescribedError),
-        (status = 404, description = "`session_id` is no sign-in of this user", body = super::openapi::DescribedError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::DescribedError),
-        (status = 409, description = "`session_id`'s sign-in has already ended", body = super::openapi::DescribedError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::DescribedError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::DescribedError),
-        (status = 422, description = "Bad `scope`, bad `session_id`, or both", body = super::openapi::DescribedError),
-        (status = 500, description = "Unexpected error", body = super::openapi::DescribedError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::DescribedError),
+        (status = 200, description = "Logged out", body = super::schemas::Message),
+        (status = 400, description = "Body is not a JSON object (`INVALID_INPUT`)", body = super::schemas::DescribedError),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked credential", body = super::schemas::DescribedError),
+        (status = 403, description = "Cookie-authenticated request from another site", body = super::schemas::DescribedError),
+        (status = 404, description = "`session_id` is no sign-in of this user", body = super::schemas::DescribedError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::DescribedError),
+        (status = 409, description = "`session_id`'s sign-in has already ended", body = super::schemas::DescribedError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::DescribedError),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::DescribedError),
+        (status = 422, description = "Bad `scope`, bad `session_id`, or both", body = super::schemas::DescribedError),
+        (status = 500, description = "Unexpected error", body = super::schemas::DescribedError),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::DescribedError),
     ))]
 async fn logout(
     State(state): State<AppState>,
-    session: Session,
+    browser: Result<Browser, Unavailable>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply<AuthLogout> {
+    let browser = browser.map_err(|Unavailable(err)| err);
     let (caller, cookie_signin) = match bearer(&headers)? {
         Some(token) => (state.auth.caller_for_token(&token)?, None),
         None => {
-            let (_, signin) = browser::current(&state, &session)
-                .await?
+            let (_, signin) = browser
+                .as_ref()
+                .map_err(Clone::clone)?
+                .signed_in()
                 .ok_or(ApiError::Unauthorized)?;
             // A cookie travels with cross-site requests too: only this site may use it to log out.
             if is_cross_site(&headers) {
@@ -146,11 +151,8 @@ async fn logout(
     };
     // A cookie whose own sign-in just ended is cleared as well.
     let own_ended = cookie_signin.is_some_and(|own| ended.signins.iter().any(|s| s.id == own));
-    if own_ended {
-        session
-            .flush()
-            .await
-            .map_err(|e| AuthError::Internal(format!("session store: {e}")))?;
+    if let (true, Ok(browser)) = (own_ended, &browser) {
+        browser.session.flush().await.map_err(session_error)?;
     }
     Ok(Json(json!({ "message": "Logged out successfully" })).into_response())
 }

@@ -9,7 +9,8 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::{bearer, logout_caller, ApiError, Dialect, Reply};
+use super::{ApiError, Dialect, Reply};
+use crate::server::http::extract::{bearer, logout_caller};
 use crate::server::{
     domain::{Caller, ClientMeta, JwtPair},
     AppState,
@@ -97,17 +98,17 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
 
 /// `POST /api/auth/login` `{"email","password"}` → a JWT pair for a new sign-in.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "jwt_login", tag = "seed 004: jwt",
-    request_body = super::openapi::Credentials,
+    request_body = super::schemas::Credentials,
     responses(
-        (status = 200, description = "A new sign-in with a JWT pair", body = super::openapi::JwtPair),
-        (status = 400, description = "A field missing, not a string or empty", body = super::openapi::JwtValidation),
-        (status = 401, description = "Wrong email or password", body = super::openapi::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
-        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::openapi::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+        (status = 200, description = "A new sign-in with a JWT pair", body = super::schemas::JwtPair),
+        (status = 400, description = "A field missing, not a string or empty", body = super::schemas::JwtValidation),
+        (status = 401, description = "Wrong email or password", body = super::schemas::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
+        (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::schemas::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
     ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
@@ -128,16 +129,16 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
 
 /// `POST /api/auth/refresh` `{"refresh_token"}` → a new pair; the old refresh token is used up.
 #[utoipa::path(post, path = "/api/auth/refresh", operation_id = "jwt_refresh", tag = "seed 004: jwt",
-    request_body = super::openapi::RefreshRequest,
+    request_body = super::schemas::RefreshRequest,
     responses(
-        (status = 200, description = "A new pair; the old refresh and access tokens stop working", body = super::openapi::JwtPair),
-        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::openapi::JwtValidation),
-        (status = 401, description = "Invalid, expired or revoked; an already-rotated token ends the whole sign-in", body = super::openapi::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+        (status = 200, description = "A new pair; the old refresh and access tokens stop working", body = super::schemas::JwtPair),
+        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::schemas::JwtValidation),
+        (status = 401, description = "Invalid, expired or revoked; an already-rotated token ends the whole sign-in", body = super::schemas::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
     ))]
 async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
@@ -151,17 +152,17 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
 /// replaced by a refresh since) ends the sign-in too, and with it whoever holds the successor pair:
 /// the client believes it is signed out, so it must be.
 #[utoipa::path(post, path = "/api/auth/logout", operation_id = "jwt_logout", tag = "seed 004: jwt",
-    request_body = super::openapi::RefreshRequest,
+    request_body = super::schemas::RefreshRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Both tokens are refused from now on; with a rotated pair, the whole sign-in (and its newer pair) ended", body = super::openapi::JwtPlain),
-        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::openapi::JwtValidation),
-        (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::openapi::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::openapi::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::JwtPlain),
+        (status = 200, description = "Both tokens are refused from now on; with a rotated pair, the whole sign-in (and its newer pair) ended", body = super::schemas::JwtPlain),
+        (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::schemas::JwtValidation),
+        (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::schemas::JwtPlain),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
+        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
     let token = bearer(&headers)?;

@@ -7,9 +7,11 @@
 
 pub mod account;
 pub mod auth_logout;
+pub mod error;
 pub mod jwt;
 pub mod oauth;
 pub mod openapi;
+pub mod schemas;
 pub mod v1_logout;
 
 use std::marker::PhantomData;
@@ -24,13 +26,12 @@ use axum::{
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::server::{
-    domain::{tokens::MAX_TOKEN_LEN, AuthError, Caller, Principal},
-    AppState,
-};
+use crate::server::{domain::AuthError, AppState};
 
 /// On a 401 for a credential whose sign-in ended: why (`logout_global`, `idle`, …).
 pub const REASON_HEADER: &str = "signoff-ended-reason";
+
+pub use error::ApiError;
 
 /// The largest request body any JSON endpoint accepts.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -89,103 +90,6 @@ impl DialectKind {
             Self::Jwt => Failure::<jwt::Jwt>::from(err).into_response(),
             Self::AuthLogout => Failure::<auth_logout::AuthLogout>::from(err).into_response(),
             Self::OAuth => Failure::<oauth::OAuth>::from(err).into_response(),
-        }
-    }
-}
-
-/// What went wrong, independent of any dialect. Each variant's doc says its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    /// 400: the body is not the JSON the endpoint takes.
-    BadRequest,
-    /// 401: credential missing, malformed, unknown, expired or revoked.
-    Unauthorized,
-    /// 401: wrong email or password at login (never says which).
-    InvalidCredentials,
-    /// 400 (seed 004): a body field is missing, of the wrong type, or empty.
-    InvalidField {
-        /// The field's name.
-        key: &'static str,
-        /// What was sent in its place (`null` when missing); never a token's text.
-        value: serde_json::Value,
-    },
-    /// 403: not allowed (a cross-site request with a cookie).
-    Forbidden,
-    /// 404: no such endpoint or resource.
-    NotFound,
-    /// 405: the path exists, the method does not (`Allow` is kept from axum's answer).
-    MethodNotAllowed,
-    /// 409: the resource exists already or is in the wrong state.
-    Conflict(String),
-    /// 413: the body is over [`BODY_LIMIT`].
-    PayloadTooLarge,
-    /// 415: a body sent with a `Content-Type` other than `application/json`.
-    UnsupportedMediaType,
-    /// 429: too many attempts; retry after this many seconds (`Retry-After`).
-    TooManyRequests(i64),
-    /// 422: the input is well-formed but invalid; the text says what to fix.
-    Validation(String),
-    /// 500: a bug; details are in the log, never in the answer.
-    Internal,
-    /// 503: the database cannot be reached (`Retry-After` is set).
-    Unavailable,
-}
-
-impl ApiError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest | Self::InvalidField { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The error a bare status (from axum or tower) stands for.
-    fn from_status(status: StatusCode) -> Self {
-        match status {
-            StatusCode::BAD_REQUEST => Self::BadRequest,
-            StatusCode::UNAUTHORIZED => Self::Unauthorized,
-            StatusCode::FORBIDDEN => Self::Forbidden,
-            StatusCode::NOT_FOUND => Self::NotFound,
-            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
-            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            StatusCode::UNPROCESSABLE_ENTITY => Self::Validation("Failed validation.".into()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
-            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(1),
-            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
-            _ => Self::Internal,
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::Input(e) => Self::Validation(e.to_string()),
-            AuthError::EmailTaken => Self::Conflict(err.to_string()),
-            AuthError::InvalidCredentials => Self::InvalidCredentials,
-            AuthError::InvalidToken => Self::Unauthorized,
-            AuthError::NotFound => Self::NotFound,
-            AuthError::AlreadyEnded => Self::Conflict("The sign-in has already ended.".into()),
-            AuthError::Throttled(secs) => Self::TooManyRequests(secs),
-            AuthError::Unavailable(e) => {
-                tracing::error!(error = %e, "database unavailable");
-                Self::Unavailable
-            }
-            AuthError::Internal(e) => {
-                tracing::error!(error = %e, "unexpected error");
-                Self::Internal
-            }
         }
     }
 }
@@ -349,38 +253,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The bearer token of `Authorization`, if the header is there. A header that is present but not
-/// exactly `Bearer <token>` (no scheme, empty, non-ASCII, repeated, too long) is 401.
-pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 7 {
-        return Err(ApiError::Unauthorized);
-    }
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
-    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.chars().all(token68) {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(Some(token.to_owned()))
-}
-
-/// The caller of a bearer-authenticated request; any problem with the credential is 401.
-pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Principal, ApiError> {
-    let token = token.ok_or(ApiError::Unauthorized)?;
-    Ok(state.auth.resolve(&token).await?)
-}
-
-/// The caller of a bearer-authenticated logout, without a database read: whether the credential
-/// is still valid is checked inside the logout's own transaction. Missing or malformed is 401.
-pub fn logout_caller(state: &AppState, token: Option<String>) -> Result<Caller, ApiError> {
-    let token = token.ok_or(ApiError::Unauthorized)?;
-    Ok(state.auth.caller_for_token(&token)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,39 +269,6 @@ mod tests {
         assert_eq!(dialect_for("/auth/logout"), Some(DialectKind::AuthLogout));
         assert_eq!(dialect_for("/authors"), None);
         assert_eq!(dialect_for("/login"), None);
-    }
-
-    #[test]
-    fn only_well_formed_bearer_headers_pass() {
-        let h = |v: &[u8]| {
-            let mut m = HeaderMap::new();
-            m.insert(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
-            m
-        };
-        assert_eq!(bearer(&HeaderMap::new()), Ok(None));
-        assert_eq!(
-            bearer(&h(b"Bearer so_at_abc")),
-            Ok(Some("so_at_abc".into()))
-        );
-        assert_eq!(bearer(&h(b"bearer a.b.c")), Ok(Some("a.b.c".into())));
-        for bad in [
-            &b"so_at_abc"[..],
-            b"Bearer",
-            b"Bearer ",
-            b"Basic abc",
-            b"Bearer a b",
-            "Bearer é".as_bytes(),
-            b"Bearer \xff",
-        ] {
-            assert_eq!(
-                bearer(&h(bad)),
-                Err(ApiError::Unauthorized),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        let long = format!("Bearer {}", "a".repeat(10 * 1024));
-        assert_eq!(bearer(&h(long.as_bytes())), Err(ApiError::Unauthorized));
     }
 
     #[derive(serde::Deserialize, Debug)]

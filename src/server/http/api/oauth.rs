@@ -66,11 +66,11 @@ pub enum TokenTypeHint {
     request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or there was nothing to revoke (the same answer); empty body"),
-        (status = 400, description = "`{\"error\":\"invalid_request\"}`: no `token`, a repeated parameter, or not a form", body = super::openapi::OAuthError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::OAuthError),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::OAuthError),
-        (status = 500, description = "`{\"error\":\"server_error\"}`", body = super::openapi::OAuthError),
-        (status = 503, description = "`{\"error\":\"temporarily_unavailable\"}` (with `Retry-After`)", body = super::openapi::OAuthError),
+        (status = 400, description = "`{\"error\":\"invalid_request\"}`: no `token`, a repeated parameter, or not a form", body = super::schemas::OAuthError),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::OAuthError),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::OAuthError),
+        (status = 500, description = "`{\"error\":\"server_error\"}`", body = super::schemas::OAuthError),
+        (status = 503, description = "`{\"error\":\"temporarily_unavailable\"}` (with `Retry-After`)", body = super::schemas::OAuthError),
     ))]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<OAuth> {
     let form = headers

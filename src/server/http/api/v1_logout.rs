@@ -10,7 +10,8 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{bearer, logout_caller, ApiError, Dialect, Reply};
+use super::{ApiError, Dialect, Reply};
+use crate::server::http::extract::{bearer, logout_caller};
 use crate::server::{domain::Scope, AppState};
 
 /// Seed 002's envelope.
@@ -45,12 +46,12 @@ pub fn router() -> Router<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out; empty body"),
-        (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::openapi::Message),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::openapi::Message),
-        (status = 413, description = "Body over 16 KiB", body = super::openapi::Message),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::openapi::Message),
-        (status = 500, description = "Unexpected error", body = super::openapi::Message),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::openapi::Message),
+        (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::schemas::Message),
+        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::Message),
+        (status = 413, description = "Body over 16 KiB", body = super::schemas::Message),
+        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::Message),
+        (status = 500, description = "Unexpected error", body = super::schemas::Message),
+        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::Message),
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
     let caller = logout_caller(&state, bearer(&headers)?)?;

@@ -1,0 +1,167 @@
+//! `/sessions`: every place the user is signed in, each with **Log out**, **Log out of all other
+//! sessions**, **Log out everywhere**, and the recent activity.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::{home::Me, query_error, ErrorBanner, SignedInPage};
+
+/// One active sign-in on the `/sessions` page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The sign-in id.
+    pub id: String,
+    /// "Browser session", "API token", "JWT client" or "Personal token “name”".
+    pub what: String,
+    /// Browser and OS from the user agent, e.g. "Chrome 120 on Linux".
+    pub device: String,
+    /// IP address at sign-in.
+    pub ip: String,
+    /// When it started.
+    pub created: String,
+    /// When it was last used.
+    pub last_used: String,
+    /// This browser's own sign-in.
+    pub current: bool,
+}
+
+/// One audit event on the `/sessions` page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    /// When.
+    pub at: String,
+    /// What, in words ("Signed in", "Logged out", …).
+    pub what: String,
+    /// Details (scope, which page or API).
+    pub detail: String,
+}
+
+/// Everything the `/sessions` page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsData {
+    /// Who is signed in.
+    pub me: Me,
+    /// Every active sign-in of the user, this one included.
+    pub sessions: Vec<SessionView>,
+    /// The latest audit events.
+    pub activity: Vec<ActivityView>,
+}
+
+/// The `/sessions` page's data, or `None` when signed out.
+#[server(prefix = "/_fn", endpoint = "sessions_page")]
+pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
+    crate::server::pages::sessions::sessions_page().await
+}
+
+/// Ends one sign-in of the user (this browser's own: a full logout), then redirects.
+#[server(prefix = "/_fn", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), ServerFnError> {
+    crate::server::pages::sessions::end_session(id).await
+}
+
+/// Ends every other sign-in of the user; this browser stays signed in.
+#[server(prefix = "/_fn", endpoint = "logout_others")]
+pub async fn logout_others() -> Result<(), ServerFnError> {
+    crate::server::pages::sessions::logout_others().await
+}
+
+/// Ends every sign-in of the user, this browser's included.
+#[server(prefix = "/_fn", endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<(), ServerFnError> {
+    crate::server::pages::sessions::logout_everywhere().await
+}
+
+/// `/sessions`: every place the user is signed in, each with **Log out**, plus **Log out of all
+/// other sessions**, **Log out everywhere**, and the recent activity.
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let others = ServerAction::<LogoutOthers>::new();
+    let everywhere = ServerAction::<LogoutEverywhere>::new();
+    let data = Resource::new(
+        move || (end.version().get(), others.version().get()),
+        |_| sessions_page(),
+    );
+    let query = use_query_map();
+    let ended = move || {
+        query.with(|q| match q.get("ended").as_deref() {
+            Some("others") => {
+                Some("You are signed out everywhere else. This browser stays signed in.")
+            }
+            Some(_) => Some("That session is signed out."),
+            None => None,
+        })
+    };
+    let error = query_error();
+    view! {
+        <SignedInPage title="Sessions" data email=|page: &SessionsData| page.me.email.clone() page=move |page: SessionsData| {
+                        let others_count = page.sessions.iter().filter(|s| !s.current).count();
+                        view! {
+                                <ErrorBanner message=error/>
+                                <Show when=move || ended().is_some()>
+                                    <p class="banner banner-ok" role="status">{ended}</p>
+                                </Show>
+                                <section class="card wide">
+                                    <h1>"Where you're signed in"</h1>
+                                    <p class="subtitle">
+                                        "Every browser, API token and app signed in as you. Log out of any you do not recognise."
+                                    </p>
+                                    <ul class="sessions">
+                                        {page.sessions.into_iter().map(|s| view! { <SessionRow session=s end/> }).collect_view()}
+                                    </ul>
+                                    <div class="bulk-actions">
+                                        <ActionForm action=others>
+                                            <button type="submit" class="button button-secondary" disabled=others_count == 0>
+                                                "Log out of all other sessions"
+                                            </button>
+                                        </ActionForm>
+                                        <ActionForm action=everywhere attr:data-leaves="">
+                                            <button type="submit" class="button button-danger-solid">"Log out everywhere"</button>
+                                        </ActionForm>
+                                    </div>
+                                </section>
+                                <section class="card wide">
+                                    <h2>"Recent activity"</h2>
+                                    <ol class="activity">
+                                        {page.activity.into_iter().map(|a| view! {
+                                            <li>
+                                                <span class="activity-what">{a.what}</span>
+                                                <span class="activity-detail">{a.detail}</span>
+                                                <time class="activity-at">{a.at}</time>
+                                            </li>
+                                        }).collect_view()}
+                                    </ol>
+                                </section>
+                        }
+                        .into_any()
+                }/>
+    }
+}
+
+/// One sign-in on `/sessions`.
+#[component]
+pub fn SessionRow(session: SessionView, end: ServerAction<EndSession>) -> impl IntoView {
+    let label = if session.current {
+        "Log out this device".to_owned()
+    } else {
+        format!("Log out {} ({})", session.what, session.device)
+    };
+    view! {
+        <li class="session" class:current=session.current data-testid="session">
+            <div class="session-main">
+                <p class="session-what">
+                    {session.what.clone()}
+                    {session.current.then(|| view! { <span class="badge">"This device"</span> })}
+                </p>
+                <p class="session-meta">
+                    {session.device} " · " {session.ip} " · signed in " {session.created} " · last active " {session.last_used}
+                </p>
+            </div>
+            <ActionForm action=end attr:data-leaves=session.current.then_some("")>
+                <input type="hidden" name="id" value=session.id/>
+                <button type="submit" class="button button-danger" aria-label=label>"Log out"</button>
+            </ActionForm>
+        </li>
+    }
+}

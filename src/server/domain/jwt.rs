@@ -1,0 +1,434 @@
+//! JWT pairs (seed 004): HS256 access and refresh tokens with `jti`, `sid` (the sign-in), `sub`,
+//! `iat`, `exp`, `iss` and `typ`, signed by [`Keys`]. A JWT is refused by its sign-in or its `jti`,
+//! never by its text.
+//!
+//! Refresh tokens rotate on every use. A rotated one presented again within the grace window
+//! (`SIGNOFF_REFRESH_GRACE_SECS`, 10 s) is a benign replay (a client retrying a refresh whose answer
+//! it lost): it gets the very same successor pair again, recorded as `refresh_replay`. Presented
+//! later, or when its successor was itself used, it is reuse: the whole sign-in ends
+//! (`refresh_token_reuse`), through the logout engine like every other ending.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{
+    audit,
+    logout::Caller,
+    principal::{Principal, Via, MAX_TOKEN_LEN},
+    Auth, AuthError, ClientMeta, EndReason, Ending, Result, SigninKind, User,
+};
+use crate::{
+    server::db::{now, Db},
+    with_pool,
+};
+
+pub use super::ttl::{ACCESS_TTL, REFRESH_TTL};
+/// The `iss` of every JWT.
+pub const ISSUER: &str = "signoff";
+
+/// A freshly issued JWT pair.
+pub struct JwtPair {
+    /// Access token, valid [`ACCESS_TTL`] seconds.
+    pub access_token: SecretString,
+    /// Refresh token, valid [`REFRESH_TTL`] seconds, usable once.
+    pub refresh_token: SecretString,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Claims {
+    iss: String,
+    pub(super) sub: String,
+    /// The account's email, so that a JWT-authenticated request needs no database read.
+    email: String,
+    pub(super) sid: String,
+    pub(super) jti: String,
+    iat: i64,
+    exp: i64,
+    typ: String,
+}
+
+/// The JWT signing key, from configuration (required in production) or, in development, generated
+/// once and kept in the database so that restarts and other instances agree; and the previous key,
+/// still accepted after a rotation until the tokens it signed have expired.
+///
+/// Every token names its key in the header (`kid`: the first 8 bytes of the key's SHA-256, in
+/// hex), so a token is checked against that key alone.
+#[derive(Clone)]
+pub struct Keys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    previous: Option<(String, DecodingKey)>,
+    validation: Validation,
+}
+
+fn key_id(secret: &[u8]) -> String {
+    hex::encode(&Sha256::digest(secret)[..8])
+}
+
+impl Keys {
+    /// Uses `configured`, or the secret stored in the database (created on first start); accepts
+    /// tokens signed with `previous` too.
+    pub async fn load(
+        db: &Db,
+        configured: Option<SecretString>,
+        previous: Option<SecretString>,
+    ) -> Result<Self> {
+        let secret = match configured {
+            Some(s) => s.expose_secret().as_bytes().to_vec(),
+            None => {
+                let mut fresh = [0u8; 64];
+                rand::rngs::OsRng.fill_bytes(&mut fresh);
+                let fresh = URL_SAFE_NO_PAD.encode(fresh);
+                // Two instances starting at once both insert; one wins and both read the winner.
+                with_pool!(db, p => sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT (key) DO NOTHING")
+                    .bind(&fresh).execute(p).await.map(|_| ()))?;
+                let stored: String = with_pool!(db, p => sqlx::query_scalar(
+                    "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_one(p).await)?;
+                stored.into_bytes()
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
+        validation.leeway = 0;
+        let previous = previous.map(|p| {
+            let bytes = p.expose_secret().as_bytes();
+            (key_id(bytes), DecodingKey::from_secret(bytes))
+        });
+        Ok(Self {
+            kid: key_id(&secret),
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            previous,
+            validation,
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<SecretString> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        encode(&header, claims, &self.encoding)
+            .map(SecretString::from)
+            .map_err(|e| AuthError::Internal(format!("signing a JWT: {e}")))
+    }
+
+    pub(super) fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::InvalidToken)?
+            .kid;
+        let key = match (&self.previous, kid) {
+            (Some((previous, key)), Some(kid)) if kid == *previous => key,
+            _ => &self.decoding,
+        };
+        let claims = decode::<Claims>(token, key, &self.validation)
+            .map_err(|_| AuthError::InvalidToken)?
+            .claims;
+        if claims.typ != typ {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(claims)
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+fn new_jti() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[derive(sqlx::FromRow)]
+struct RotatedRow {
+    used_at: Option<i64>,
+    successor_jti: Option<String>,
+    successor_access_jti: Option<String>,
+    successor_used_at: Option<i64>,
+}
+
+impl Auth {
+    /// Starts a sign-in carrying a JWT pair (`POST /api/auth/login`).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn issue_jwt_pair(&self, user: &User, meta: &ClientMeta) -> Result<JwtPair> {
+        let signin = self
+            .start_signin(user, SigninKind::Jwt, meta, "JWT sign-in (seed 004)")
+            .await?;
+        let (refresh_jti, access_jti) = (new_jti(), new_jti());
+        let pair = self.sign_pair(user, &signin.id, now(), &refresh_jti, &access_jti)?;
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&refresh_jti).bind(&signin.id).bind(&access_jti).bind(now() + REFRESH_TTL)
+            .execute(p).await.map(|_| ()))?;
+        Ok(pair)
+    }
+
+    /// Signs a pair. HS256 over the same claims gives the same text, so a pair can be handed out
+    /// again (a benign refresh replay) from its ids and issue time alone, without ever storing it.
+    fn sign_pair(
+        &self,
+        user: &User,
+        signin_id: &str,
+        iat: i64,
+        refresh_jti: &str,
+        access_jti: &str,
+    ) -> Result<JwtPair> {
+        let claims = |typ: &str, jti: &str, ttl: i64| Claims {
+            iss: ISSUER.into(),
+            sub: user.id.clone(),
+            email: user.email.clone(),
+            sid: signin_id.into(),
+            jti: jti.into(),
+            iat,
+            exp: iat + ttl,
+            typ: typ.into(),
+        };
+        Ok(JwtPair {
+            access_token: self.keys.sign(&claims("access", access_jti, ACCESS_TTL))?,
+            refresh_token: self
+                .keys
+                .sign(&claims("refresh", refresh_jti, REFRESH_TTL))?,
+            expires_in: ACCESS_TTL,
+        })
+    }
+
+    /// Rotates a refresh token: the old one (and the access token issued with it) stops working and
+    /// a new pair is returned. A rotated token presented again within the grace window gets the
+    /// same successor pair (a benign replay); presented later, it is reuse and the whole sign-in
+    /// ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
+        let claims = self.keys.verify(refresh_token, "refresh")?;
+        // A sign-in past its idle or absolute lifetime ends here; the rotation below then finds
+        // it ended and refuses.
+        self.enforce_lifetime(&claims.sid).await?;
+        let at = now();
+        let user = User {
+            id: claims.sub.clone(),
+            email: claims.email.clone(),
+        };
+        let (refresh_jti, access_jti) = (new_jti(), new_jti());
+        let rotated: Option<String> = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            let old: Option<(String,)> = sqlx::query_as(
+                "UPDATE refresh_tokens SET used_at = $1, successor_jti = $4 \
+                 WHERE jti = $2 AND used_at IS NULL AND signin_id = $3 \
+                 AND EXISTS (SELECT 1 FROM signins s WHERE s.id = $3 AND s.ended_at IS NULL) \
+                 RETURNING access_jti")
+                .bind(at).bind(&claims.jti).bind(&claims.sid).bind(&refresh_jti)
+                .fetch_optional(&mut *tx).await?;
+            if let Some((old_access,)) = &old {
+                sqlx::query("INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&refresh_jti).bind(&claims.sid).bind(&access_jti).bind(at + REFRESH_TTL)
+                    .execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jwt_denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(old_access).bind(claims.iat + ACCESS_TTL).execute(&mut *tx).await?;
+                sqlx::query("UPDATE signins SET last_seen_at = $1 WHERE id = $2")
+                    .bind(at).bind(&claims.sid).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(old.map(|(a,)| a))
+        }.await)?;
+        if let Some(old_access) = rotated {
+            self.revocations
+                .insert(&old_access, claims.iat + ACCESS_TTL);
+            return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti);
+        }
+        // Not rotated now: unknown, its sign-in ended, or rotated before (replay or reuse).
+        let seen: Option<RotatedRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT r.used_at, n.jti AS successor_jti, n.access_jti AS successor_access_jti, \
+                    n.used_at AS successor_used_at \
+             FROM refresh_tokens r JOIN signins s ON s.id = r.signin_id \
+             LEFT JOIN refresh_tokens n ON n.jti = r.successor_jti \
+             WHERE r.jti = $1 AND r.signin_id = $2 AND s.ended_at IS NULL")
+            .bind(&claims.jti).bind(&claims.sid).fetch_optional(p).await)?;
+        let Some(RotatedRow {
+            used_at: Some(used_at),
+            successor_jti,
+            successor_access_jti,
+            successor_used_at,
+        }) = seen
+        else {
+            return Err(AuthError::InvalidToken);
+        };
+        if let (Some(next), Some(next_access), None) =
+            (successor_jti, successor_access_jti, successor_used_at)
+        {
+            if at - used_at < self.refresh_grace {
+                with_pool!(&self.db, p => async {
+                    let mut tx = p.begin().await?;
+                    audit!(&mut *tx, &claims.sub, "refresh_replay", &claims.sid,
+                        "a refresh repeated within the grace window got the same pair (via seed 004 refresh)")?;
+                    tx.commit().await
+                }.await)?;
+                tracing::info!(signin.id = %claims.sid, "benign refresh replay within the grace window");
+                return self.sign_pair(&user, &claims.sid, used_at, &next, &next_access);
+            }
+        }
+        tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
+        self.end(
+            Ending::Signins {
+                ids: vec![claims.sid.clone()],
+                owner: Some(claims.sub.clone()),
+                reason: EndReason::RefreshReuse,
+            },
+            "seed 004 refresh",
+        )
+        .await?;
+        Err(AuthError::InvalidToken)
+    }
+
+    /// Seed 004's logout: a JWT access token with the refresh token of the same sign-in. Both
+    /// are verified here; the pair is checked and the sign-in ended in one transaction (a rotated
+    /// pair ends it too: see [`Ending::JwtPair`]). A refresh token of another sign-in is
+    /// [`AuthError::InvalidToken`] and ends nothing.
+    pub async fn logout_jwt_pair(
+        &self,
+        access: &Caller,
+        refresh_token: &str,
+        via: &str,
+    ) -> Result<()> {
+        let Caller::Jwt { sid, sub, jti } = access else {
+            return Err(AuthError::InvalidToken);
+        };
+        if refresh_token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::InvalidToken);
+        }
+        let refresh = self.keys.verify(refresh_token, "refresh")?;
+        if refresh.sid != *sid || refresh.sub != *sub {
+            return Err(AuthError::InvalidToken);
+        }
+        let ending = Ending::JwtPair {
+            sid: sid.clone(),
+            sub: sub.clone(),
+            access_jti: jti.clone(),
+            refresh_jti: refresh.jti,
+        };
+        self.end(ending, via).await?;
+        Ok(())
+    }
+
+    pub(super) async fn resolve_jwt(&self, token: &str) -> Result<Principal> {
+        let claims = self.keys.verify(token, "access")?;
+        let principal = |email: String| Principal {
+            user: User {
+                id: claims.sub.clone(),
+                email,
+            },
+            signin_id: claims.sid.clone(),
+            via: Via::Jwt {
+                jti: claims.jti.clone(),
+            },
+        };
+        // The fast path: no database round trip while the denylist is known to be complete.
+        if self.revocations.is_healthy() {
+            if self.revocations.contains(&claims.sid) || self.revocations.contains(&claims.jti) {
+                return Err(AuthError::InvalidToken);
+            }
+            return Ok(principal(claims.email.clone()));
+        }
+        let email: Option<(String,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT u.email FROM signins s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM jwt_denylist d WHERE d.jti = $3)")
+            .bind(&claims.sid).bind(&claims.sub).bind(&claims.jti).fetch_optional(p).await)?;
+        let (email,) = email.ok_or(AuthError::InvalidToken)?;
+        Ok(principal(email))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::tests::auth;
+
+    async fn user(auth: &Auth, email: &str) -> User {
+        auth.register(email, "correct horse".into()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn jwt_refresh_rotates_and_reuse_ends_the_signin() {
+        // No grace window: presenting a rotated token again is reuse at once.
+        let auth = crate::server::domain::tests::auth_with(crate::server::domain::Options {
+            refresh_grace: std::time::Duration::ZERO,
+            ..Default::default()
+        })
+        .await;
+        let ada = user(&auth, "ada@example.com").await;
+        let first = auth
+            .issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        assert!(auth
+            .resolve(first.access_token.expose_secret())
+            .await
+            .is_ok());
+        let second = auth
+            .refresh(first.refresh_token.expose_secret())
+            .await
+            .unwrap();
+        // The old access token is denied by its jti; the new one works.
+        assert!(auth
+            .resolve(first.access_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth
+            .resolve(second.access_token.expose_secret())
+            .await
+            .is_ok());
+        // Reuse of the rotated refresh token ends the whole sign-in.
+        assert!(matches!(
+            auth.refresh(first.refresh_token.expose_secret()).await,
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(auth
+            .resolve(second.access_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth
+            .refresh(second.refresh_token.expose_secret())
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_tampered_or_foreign_jwt_is_refused() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let pair = auth
+            .issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let access = pair.access_token.expose_secret();
+        let mut tampered = access.to_owned();
+        tampered.pop();
+        tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
+        assert!(auth.resolve(&tampered).await.is_err());
+        // A refresh token is not an access token, and the reverse.
+        assert!(auth
+            .resolve(pair.refresh_token.expose_secret())
+            .await
+            .is_err());
+        assert!(auth.refresh(access).await.is_err());
+        // Signed with another key.
+        let other = auth_with_secret("another secret").await;
+        assert!(other.resolve(access).await.is_err());
+    }
+
+    async fn auth_with_secret(secret: &str) -> Auth {
+        crate::server::domain::tests::auth_with(crate::server::domain::Options {
+            jwt_secret: Some(SecretString::from(secret)),
+            ..Default::default()
+        })
+        .await
+    }
+}

@@ -1,0 +1,239 @@
+//! Opaque bearer tokens: login tokens (`so_at_`, seed 000 and the clients) and named personal
+//! tokens (`so_pat_`, the `/tokens` page). Each is 256 random bits behind its prefix, stored only as
+//! a SHA-256 digest, and belongs to one sign-in: ending the sign-in revokes it.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::{
+    principal::{Principal, Via},
+    Auth, AuthError, ClientMeta, Result, SigninKind, User,
+};
+use crate::{server::db::now, with_pool};
+
+use super::ttl::OPAQUE_TTL;
+
+const ACCESS_PREFIX: &str = "so_at_";
+const PERSONAL_PREFIX: &str = "so_pat_";
+
+/// A freshly issued opaque token; the clear text exists only here, once.
+pub struct IssuedToken {
+    /// The token to hand to the client.
+    pub token: SecretString,
+    /// Unix seconds, or `None` for a token that never expires.
+    pub expires_at: Option<i64>,
+    /// The sign-in it belongs to.
+    pub signin_id: String,
+}
+
+/// A named personal token, as the `/tokens` page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct PersonalToken {
+    /// The token's sign-in id (used to revoke it).
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, if ever used.
+    pub last_used_at: Option<i64>,
+}
+
+fn random_token(prefix: &str) -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    SecretString::from(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The stored form of an opaque token.
+pub fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub(super) fn looks_opaque(token: &str) -> bool {
+    token.starts_with(ACCESS_PREFIX) || token.starts_with(PERSONAL_PREFIX)
+}
+
+#[derive(sqlx::FromRow)]
+struct OpaqueRow {
+    signin_id: String,
+    user_id: String,
+    email: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    kind: String,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+impl Auth {
+    async fn store_opaque(
+        &self,
+        signin_id: &str,
+        token: &SecretString,
+        name: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO tokens (digest, signin_id, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(digest(token.expose_secret())).bind(signin_id).bind(name).bind(now()).bind(expires_at)
+            .execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Starts a sign-in carrying one opaque login token (`POST /api/v1/account/login`).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn issue_opaque(&self, user: &User, meta: &ClientMeta) -> Result<IssuedToken> {
+        let signin = self
+            .start_signin(
+                user,
+                SigninKind::Token,
+                meta,
+                "API token sign-in (seed 000)",
+            )
+            .await?;
+        let token = random_token(ACCESS_PREFIX);
+        let expires_at = now() + OPAQUE_TTL;
+        self.store_opaque(&signin.id, &token, None, Some(expires_at))
+            .await?;
+        Ok(IssuedToken {
+            token,
+            expires_at: Some(expires_at),
+            signin_id: signin.id,
+        })
+    }
+
+    /// Creates a named personal token that never expires (the `/tokens` page).
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn create_personal_token(
+        &self,
+        user: &User,
+        name: &str,
+        meta: &ClientMeta,
+    ) -> Result<IssuedToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::Input(super::InputError::InvalidTokenName));
+        }
+        let signin = self
+            .start_signin(
+                user,
+                SigninKind::Personal,
+                meta,
+                &format!("personal token “{name}”"),
+            )
+            .await?;
+        let token = random_token(PERSONAL_PREFIX);
+        self.store_opaque(&signin.id, &token, Some(name), None)
+            .await?;
+        Ok(IssuedToken {
+            token,
+            expires_at: None,
+            signin_id: signin.id,
+        })
+    }
+
+    /// The user's personal tokens that are still active, newest first.
+    pub async fn personal_tokens(&self, user_id: &str) -> Result<Vec<PersonalToken>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT s.id, t.name, t.created_at, t.last_used_at FROM tokens t JOIN signins s ON s.id = t.signin_id \
+             WHERE s.user_id = $1 AND s.kind = 'personal' AND s.ended_at IS NULL ORDER BY t.created_at DESC, s.id DESC")
+            .bind(user_id).fetch_all(p).await)?)
+    }
+
+    pub(super) async fn resolve_opaque(&self, token: &str, record_use: bool) -> Result<Principal> {
+        let digest = digest(token);
+        let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at, \
+                    s.kind, s.created_at, s.last_seen_at \
+             FROM tokens t JOIN signins s ON s.id = t.signin_id JOIN users u ON u.id = s.user_id \
+             WHERE t.digest = $1 AND s.ended_at IS NULL")
+            .bind(&digest).fetch_optional(p).await)?;
+        let row = row.ok_or(AuthError::InvalidToken)?;
+        let at = now();
+        if row.expires_at.is_some_and(|e| e <= at) {
+            return Err(AuthError::InvalidToken);
+        }
+        if let Some(reason) = self
+            .lifetime
+            .expired(&row.kind, row.created_at, row.last_seen_at, at)
+        {
+            self.end_signin(&row.signin_id, reason, "lifetime check")
+                .await?;
+            return Err(AuthError::InvalidToken);
+        }
+        if record_use
+            && row
+                .last_used_at
+                .is_none_or(|t| at - t >= self.lifetime.touch_every)
+        {
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")
+                .bind(at).bind(&digest).execute(p).await.map(|_| ()))?;
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE signins SET last_seen_at = $1 WHERE id = $2")
+                .bind(at).bind(&row.signin_id).execute(p).await.map(|_| ()))?;
+        }
+        Ok(Principal {
+            user: User {
+                id: row.user_id,
+                email: row.email,
+            },
+            signin_id: row.signin_id,
+            via: Via::Opaque,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::{tests::auth, Caller, Scope};
+
+    async fn user(auth: &Auth, email: &str) -> User {
+        auth.register(email, "correct horse".into()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn opaque_tokens_are_prefixed_256_bit_and_stored_as_digests() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let issued = auth
+            .issue_opaque(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let token = issued.token.expose_secret();
+        assert!(token.starts_with("so_at_"));
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token[6..]).unwrap().len(), 32);
+        let stored: Vec<String> = with_pool!(auth.db(), p => sqlx::query_scalar("SELECT digest FROM tokens").fetch_all(p).await).unwrap();
+        assert_eq!(stored, vec![digest(token)]);
+        assert_eq!(auth.resolve(token).await.unwrap().user, ada);
+    }
+
+    #[tokio::test]
+    async fn personal_tokens_are_listed_until_revoked() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let t = auth
+            .create_personal_token(&ada, " CI deploy ", &ClientMeta::default())
+            .await
+            .unwrap();
+        assert!(t.token.expose_secret().starts_with("so_pat_"));
+        assert!(t.expires_at.is_none());
+        let listed = auth.personal_tokens(&ada.id).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, "CI deploy");
+        let who = auth.resolve(t.token.expose_secret()).await.unwrap();
+        assert_eq!(who.via, Via::Opaque);
+        auth.logout(Caller::from(&who), Scope::Local, "test")
+            .await
+            .unwrap();
+        assert!(auth.personal_tokens(&ada.id).await.unwrap().is_empty());
+        assert!(auth
+            .create_personal_token(&ada, "   ", &ClientMeta::default())
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! What handlers and server functions read off a request besides its body: where it comes from
+//! ([`ClientMeta`], an extractor) and its bearer credential.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use http::{header, request::Parts, HeaderMap};
+
+use super::api::error::ApiError;
+use crate::server::{
+    domain::{principal::MAX_TOKEN_LEN, Caller, ClientMeta, Principal},
+    AppState,
+};
+
+/// Where a request comes from, for the sign-in it may start: its `User-Agent` and peer address.
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(client_meta(parts))
+    }
+}
+
+/// [`ClientMeta`] of a request.
+pub fn client_meta(parts: &Parts) -> ClientMeta {
+    ClientMeta {
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+    }
+}
+
+/// The bearer token of `Authorization`, if the header is there. A header that is present but not
+/// exactly `Bearer <token>` (no scheme, empty, non-ASCII, repeated, too long) is 401.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 7 {
+        return Err(ApiError::Unauthorized);
+    }
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !token.chars().all(token68) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// The caller of a bearer-authenticated request; any problem with the credential is 401.
+pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Principal, ApiError> {
+    let token = token.ok_or(ApiError::Unauthorized)?;
+    Ok(state.auth.resolve(&token).await?)
+}
+
+/// The caller of a bearer-authenticated logout, without a database read: whether the credential
+/// is still valid is checked inside the logout's own transaction. Missing or malformed is 401.
+pub fn logout_caller(state: &AppState, token: Option<String>) -> Result<Caller, ApiError> {
+    let token = token.ok_or(ApiError::Unauthorized)?;
+    Ok(state.auth.caller_for_token(&token)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn only_well_formed_bearer_headers_pass() {
+        let h = |v: &[u8]| {
+            let mut m = HeaderMap::new();
+            m.insert(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+            m
+        };
+        assert_eq!(bearer(&HeaderMap::new()), Ok(None));
+        assert_eq!(
+            bearer(&h(b"Bearer so_at_abc")),
+            Ok(Some("so_at_abc".into()))
+        );
+        assert_eq!(bearer(&h(b"bearer a.b.c")), Ok(Some("a.b.c".into())));
+        for bad in [
+            &b"so_at_abc"[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Basic abc",
+            b"Bearer a b",
+            "Bearer é".as_bytes(),
+            b"Bearer \xff",
+        ] {
+            assert_eq!(
+                bearer(&h(bad)),
+                Err(ApiError::Unauthorized),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let long = format!("Bearer {}", "a".repeat(10 * 1024));
+        assert_eq!(bearer(&h(long.as_bytes())), Err(ApiError::Unauthorized));
+    }
+}

@@ -1,0 +1,172 @@
+//! Bodies of the `/sessions` server functions.
+
+use super::{
+    sign_in::{end_own, finish_logout},
+    *,
+};
+
+/// Body of `pages::sessions::sessions_page`.
+pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
+    let (state, _session, _) = context().await?;
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let Some((user, current)) = signed_in(&state).await? else {
+        return Ok(None);
+    };
+    let signins = state
+        .auth
+        .active_signins(&user.id)
+        .await
+        .map_err(unavailable)?;
+    let activity = state
+        .auth
+        .recent_activity(&user.id, 20)
+        .await
+        .map_err(unavailable)?;
+    Ok(Some(SessionsData {
+        me: Me { email: user.email },
+        sessions: signins
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == current.id,
+                what: match (s.kind.as_str(), &s.token_name) {
+                    ("browser", _) => "Browser session".to_owned(),
+                    ("token", _) => "API token".to_owned(),
+                    ("jwt", _) => "JWT client".to_owned(),
+                    (_, Some(name)) => format!("Personal token “{name}”"),
+                    _ => "Personal token".to_owned(),
+                },
+                device: describe_agent(s.user_agent.as_deref()),
+                ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+                created: human_time(s.created_at),
+                last_used: human_time(s.last_seen_at),
+                id: s.id,
+            })
+            .collect(),
+        activity: activity
+            .into_iter()
+            .map(|e| ActivityView {
+                at: human_time(e.at),
+                what: match e.event.as_str() {
+                    "sign_in" => "Signed in",
+                    "logout" => "Logged out",
+                    "token_created" => "Token created",
+                    "token_revoked" => "Token revoked",
+                    "refresh_token_reuse" => "Refresh token reused: sign-in ended",
+                    "refresh_replay" => "Refresh repeated (same tokens given again)",
+                    "sign_in_expired" => "Sign-in expired",
+                    "sign_in_replaced" => "Sign-in replaced",
+                    "password_changed" => "Password changed",
+                    "admin_logout" => "Signed out by an administrator",
+                    "sign_in_failed" => "Failed sign-in",
+                    "signed_out_idle" => "Signed out after inactivity",
+                    "signed_out_absolute" => "Sign-in time limit reached",
+                    _ => "Account event",
+                }
+                .to_owned(),
+                detail: e.detail,
+            })
+            .collect(),
+    }))
+}
+
+/// "Chrome 120 on Linux", from a user agent (parsed with the `woothee` crate).
+fn describe_agent(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
+        return "Unknown device".to_owned();
+    };
+    match woothee::parser::Parser::new().parse(ua) {
+        // Crawlers and libraries ("deploy-bot/2.1", "okhttp/4.12") read best as they are.
+        Some(r) if r.name != "UNKNOWN" && r.category != "crawler" && r.category != "misc" => {
+            let version = r.version.split('.').next().unwrap_or_default();
+            let browser = if version.is_empty() || version == "UNKNOWN" {
+                r.name.to_owned()
+            } else {
+                format!("{} {version}", r.name)
+            };
+            if r.os == "UNKNOWN" {
+                browser
+            } else {
+                format!("{browser} on {}", r.os)
+            }
+        }
+        _ => ua.chars().take(40).collect(),
+    }
+}
+
+/// Body of `pages::sessions::end_session`.
+pub async fn end_session(id: String) -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((_, current)) = require_signed_in(&state).await? else {
+        return Ok(());
+    };
+    if id == current.id {
+        let ended = end_own(&state, id, "sessions page").await;
+        return finish_logout(&state, &session, ended, None).await;
+    }
+    match state
+        .auth
+        .logout(
+            Caller::Signin(current.id),
+            Scope::Signin(id),
+            "sessions page",
+        )
+        .await
+    {
+        Ok(_) => see_other("/sessions?ended=1"),
+        Err(err) => {
+            back_with_error("/sessions", &err);
+        }
+    }
+    Ok(())
+}
+
+/// Body of `pages::sessions::logout_others`.
+pub async fn logout_others() -> Result<(), ServerFnError> {
+    let (state, _session, _) = context().await?;
+    let Some((_, current)) = require_signed_in(&state).await? else {
+        return Ok(());
+    };
+    match state
+        .auth
+        .logout(Caller::Signin(current.id), Scope::Others, "sessions page")
+        .await
+    {
+        Ok(_) => see_other("/sessions?ended=others"),
+        Err(err) => {
+            back_with_error("/sessions", &err);
+        }
+    }
+    Ok(())
+}
+
+/// Body of `pages::sessions::logout_everywhere`.
+pub async fn logout_everywhere() -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let Some((_, current)) = signed_in(&state).await? else {
+        return finish_logout(&state, &session, Ok(()), None).await;
+    };
+    let ended = match state
+        .auth
+        .logout(Caller::Signin(current.id), Scope::Global, "sessions page")
+        .await
+    {
+        Ok(_) | Err(AuthError::InvalidToken) => Ok(()),
+        Err(err) => Err(err),
+    };
+    finish_logout(&state, &session, ended, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_read_as_browser_and_os_or_as_sent() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(describe_agent(Some(chrome)), "Chrome 120 on Linux");
+        assert_eq!(describe_agent(Some("deploy-bot/2.1")), "deploy-bot/2.1");
+        assert_eq!(describe_agent(Some("")), "Unknown device");
+        assert_eq!(describe_agent(None), "Unknown device");
+    }
+}

@@ -1,0 +1,148 @@
+//! Bodies of sign-in, registration and the **Log out** button.
+
+use super::*;
+
+/// Body of `pages::sign_in::register`: creates the account, then sends the person to sign in.
+pub async fn register(email: String, password: String) -> Result<(), ServerFnError> {
+    let (state, _, _) = context().await?;
+    match state
+        .auth
+        .register(&email, SecretString::from(password))
+        .await
+    {
+        Ok(_) => see_other("/login?registered=1"),
+        Err(err) => {
+            back_with_error("/register", &err);
+        }
+    }
+    Ok(())
+}
+
+/// Body of `pages::sign_in::login`: checks the password, starts a sign-in and points a fresh session at it.
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (state, session, parts) = context().await?;
+    let next = next.filter(|n| !n.is_empty());
+    let result = async {
+        let meta = crate::server::http::extract::client_meta(&parts);
+        let user = state
+            .auth
+            .check_password(&email, SecretString::from(password), &meta, "sign-in page")
+            .await?;
+        // Signing in again in the same browser replaces the earlier sign-in.
+        if let Some(old) = session
+            .get::<String>(SIGNIN_KEY)
+            .await
+            .map_err(session_error)?
+        {
+            state
+                .auth
+                .end_signin(&old, EndReason::Superseded, "sign-in page")
+                .await?;
+        }
+        let signin = state
+            .auth
+            .start_signin(
+                &user,
+                SigninKind::Browser,
+                &crate::server::http::extract::client_meta(&parts),
+                "browser sign-in",
+            )
+            .await?;
+        // A new session id at every login: a fixated id from before is worthless.
+        session.cycle_id().await.map_err(session_error)?;
+        session
+            .insert(SIGNIN_KEY, &signin.id)
+            .await
+            .map_err(session_error)?;
+        Ok::<_, AuthError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => see_other(local_path_or(next.as_deref(), "/")),
+        Err(err) => {
+            log_unexpected(&err);
+            let mut pairs = vec![("error", page_error(&err).code())];
+            if let Some(next) = next.as_deref().filter(|n| is_local_path(n)) {
+                pairs.push(("next", next));
+            }
+            see_other(&with_query("/login", &pairs));
+        }
+    }
+    Ok(())
+}
+
+/// Body of `pages::sign_in::logout`: ends the sign-in (revoking all its credentials), deletes the session from
+/// the store, clears the cookie and site data, and redirects to `/login` (or a local `next`).
+/// A session that already ended lands on `/login` all the same.
+pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
+    let (state, session, _) = context().await?;
+    let ended = async {
+        if let Some(id) = session
+            .get::<String>(SIGNIN_KEY)
+            .await
+            .map_err(session_error)?
+        {
+            end_own(&state, id, "Log out button").await?;
+        }
+        Ok::<_, AuthError>(())
+    }
+    .await;
+    finish_logout(&state, &session, ended, next.as_deref()).await
+}
+
+/// The end of every browser logout: once the sign-in is ended (`ended` is Ok), deletes the session
+/// from the store (tower-sessions then sends a removal cookie), sends `Clear-Site-Data` and a removal
+/// cookie with every attribute the cookie was set with, and redirects (303) to `/login` or `next`.
+pub(super) async fn finish_logout(
+    state: &AppState,
+    session: &Session,
+    ended: Result<(), AuthError>,
+    next: Option<&str>,
+) -> Result<(), ServerFnError> {
+    let flushed = match ended {
+        Ok(()) => session.flush().await.map_err(session_error),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = flushed {
+        back_with_error("/", &err);
+        return Ok(());
+    }
+    let res = expect_context::<ResponseOptions>();
+    res.insert_header(
+        http::HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.append_header(
+        header::SET_COOKIE,
+        removal_cookie(state.config.secure_cookies),
+    );
+    let target = local_path_or(next, "/login");
+    if target == "/login" {
+        see_other("/login?logged_out=1");
+    } else {
+        see_other(target);
+    }
+    Ok(())
+}
+
+/// Ends the browser's own sign-in. One that has already ended (elsewhere, or by a racing click) is
+/// no error: the person is logged out either way.
+pub(super) async fn end_own(
+    state: &AppState,
+    signin_id: String,
+    via: &str,
+) -> Result<(), AuthError> {
+    match state
+        .auth
+        .logout(Caller::Signin(signin_id), Scope::Local, via)
+        .await
+    {
+        Ok(_) | Err(AuthError::InvalidToken) => Ok(()),
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,94 @@
+//! Bodies of the `/tokens` server functions.
+
+use super::*;
+
+/// Body of `pages::tokens::tokens_page`.
+pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
+    let (state, _session, _) = context().await?;
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let Some((user, signin)) = signed_in(&state).await? else {
+        return Ok(None);
+    };
+    let tokens = state
+        .auth
+        .personal_tokens(&user.id)
+        .await
+        .map_err(unavailable)?;
+    Ok(Some(TokensData {
+        me: Me { email: user.email },
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                created: human_time(t.created_at),
+                last_used: t.last_used_at.map(human_time),
+            })
+            .collect(),
+        new_token: state
+            .reveal
+            .take(&signin.id)
+            .map(|(name, token)| NewToken { name, token }),
+    }))
+}
+
+/// Body of `pages::tokens::create_token`. The clear text is kept in this server's memory only (never in the
+/// database or the session store) until the `/tokens` page shows it, once.
+pub async fn create_token(name: String) -> Result<(), ServerFnError> {
+    let (state, _session, parts) = context().await?;
+    let Some((user, signin)) = require_signed_in(&state).await? else {
+        return Ok(());
+    };
+    match state
+        .auth
+        .create_personal_token(
+            &user,
+            &name,
+            &crate::server::http::extract::client_meta(&parts),
+        )
+        .await
+    {
+        Ok(issued) => {
+            let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
+            state.reveal.put(&signin.id, name.trim().to_owned(), token);
+            see_other("/tokens");
+        }
+        Err(err) => {
+            back_with_error("/tokens", &err);
+        }
+    }
+    Ok(())
+}
+
+/// Body of `pages::tokens::revoke_token`: ends the token's sign-in if it is one of this user's personal tokens.
+pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
+    let (state, _session, _) = context().await?;
+    let Some((user, _)) = require_signed_in(&state).await? else {
+        return Ok(());
+    };
+    let owned = match state.auth.personal_tokens(&user.id).await {
+        Ok(tokens) => tokens.iter().any(|t| t.id == id),
+        Err(err) => {
+            back_with_error("/tokens", &err);
+            return Ok(());
+        }
+    };
+    if !owned {
+        see_other("/tokens?error=gone");
+        return Ok(());
+    }
+    let ending = Ending::Signins {
+        ids: vec![id],
+        owner: Some(user.id),
+        reason: EndReason::Revoked,
+    };
+    match state.auth.end(ending, "tokens page").await {
+        Ok(ended) if !ended.signins.is_empty() => see_other("/tokens?revoked=1"),
+        Ok(_) => see_other("/tokens?error=gone"),
+        Err(err) => {
+            back_with_error("/tokens", &err);
+        }
+    }
+    Ok(())
+}
