@@ -69,7 +69,7 @@ struct Credentials {
 
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
 #[utoipa::path(post, path = "/api/v1/account/register", operation_id = "account_register", tag = "seed 000: account",
-    request_body = super::schemas::Credentials,
+    request_body = super::schemas::Registration,
     responses(
         (status = 201, description = "Account created", body = super::schemas::AccountUser),
         (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
@@ -135,8 +135,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
 
 /// `GET /api/v1/account/me` → the token's user.
 #[utoipa::path(get, path = "/api/v1/account/me", operation_id = "account_me", tag = "seed 000: account",
-    params(("token" = Option<String>, Query, description = "The token, if not sent as a bearer header")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "The token's user", body = super::schemas::AccountUser),
         (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::schemas::AccountError),
@@ -158,8 +157,7 @@ async fn me(
 /// `GET /api/v1/account/logout?token=T` (or a bearer header) → ends the token's sign-in.
 /// No token at all is 422 ("Failed validation."), as the seed documents.
 #[utoipa::path(get, path = "/api/v1/account/logout", operation_id = "account_logout", tag = "seed 000: account",
-    params(("token" = Option<String>, Query, description = "The token to log out (or send a bearer header)")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("token" = [])),
     responses(
         (status = 200, description = "Logged out: the token's sign-in has ended", body = super::schemas::AccountMessage),
         (status = 401, description = "Unknown, expired or already revoked token", body = super::schemas::AccountError),

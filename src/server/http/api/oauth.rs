@@ -47,18 +47,10 @@ pub struct RevokeForm {
     /// The token to revoke: opaque, JWT access or JWT refresh token.
     #[schema(min_length = 1)]
     token: String,
-    /// Which kind it is, as a hint: looked up first, then the other kinds.
-    token_type_hint: Option<TokenTypeHint>,
-}
-
-/// `access_token` or `refresh_token`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, non_camel_case_types)]
-pub enum TokenTypeHint {
-    /// An opaque token or a JWT access token.
-    access_token,
-    /// A JWT refresh token.
-    refresh_token,
+    /// Which kind it is, as a hint (`access_token` or `refresh_token`). RFC 7009 lets a server
+    /// ignore a hint it does not understand, and this one does: every kind is looked up anyway.
+    #[schema(nullable = false)]
+    token_type_hint: Option<String>,
 }
 
 /// `POST /oauth/revoke` → 200, empty body.

@@ -4,12 +4,24 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `{"email","password"}`
+/// `{"email","password"}` to sign in.
 #[derive(ToSchema, Serialize)]
 pub struct Credentials {
     /// Trimmed and compared without case.
+    #[schema(min_length = 1)]
+    pub email: String,
+    #[schema(min_length = 1)]
+    pub password: String,
+}
+
+/// `{"email","password"}` for a new account.
+#[derive(ToSchema, Serialize)]
+pub struct Registration {
+    /// Trimmed and lower-cased; its domain must have a dot.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
     /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
@@ -102,8 +114,10 @@ pub enum LogoutScope {
 #[derive(ToSchema, Serialize)]
 pub struct LogoutRequest {
     /// Which sign-ins to end; `local` when absent.
+    #[schema(nullable = false)]
     pub scope: Option<LogoutScope>,
     /// End this one sign-in of the user instead.
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
     pub session_id: Option<String>,
 }
 
@@ -131,6 +145,7 @@ pub struct DescribedError {
 #[derive(ToSchema, Serialize)]
 pub struct RefreshRequest {
     /// A refresh JWT.
+    #[schema(min_length = 1)]
     pub refresh_token: String,
 }
 
