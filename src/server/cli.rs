@@ -128,7 +128,7 @@ pub async fn run(command: Command) -> Result<(), String> {
                     println!(
                         "{:<36}  {:<8}  {:<20}  {:<20}  {}",
                         s.id,
-                        s.kind,
+                        s.kind.as_str(),
                         when(s.created_at),
                         when(s.last_seen_at),
                         s.token_name
@@ -208,7 +208,7 @@ pub async fn run(command: Command) -> Result<(), String> {
 fn signin_json(s: &SigninInfo) -> serde_json::Value {
     serde_json::json!({
         "id": s.id,
-        "kind": s.kind,
+        "kind": s.kind.as_str(),
         "created_at": when(s.created_at),
         "last_seen_at": when(s.last_seen_at),
         "user_agent": s.user_agent,

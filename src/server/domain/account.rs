@@ -3,7 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{validate, Auth, Ending, Result, User};
+use super::{validate, AuditKind, Auth, Ending, Result, SigninKind, User};
 use crate::with_pool;
 
 /// One active sign-in, as the `/sessions` page lists it.
@@ -11,8 +11,9 @@ use crate::with_pool;
 pub struct SigninInfo {
     /// The sign-in id.
     pub id: String,
-    /// `browser`, `token`, `jwt` or `personal`.
-    pub kind: String,
+    /// What kind of credential it carries.
+    #[sqlx(try_from = "String")]
+    pub kind: SigninKind,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -30,9 +31,9 @@ pub struct SigninInfo {
 pub struct AuditEvent {
     /// Unix seconds.
     pub at: i64,
-    /// `sign_in`, `logout`, `token_created`, `token_revoked`, `refresh_token_reuse`,
-    /// `refresh_replay`, `sign_in_replaced`, `sign_in_expired`, `password_changed`.
-    pub event: String,
+    /// What happened.
+    #[sqlx(try_from = "String")]
+    pub event: AuditKind,
     /// The sign-in concerned, if one.
     pub signin_id: Option<String>,
     /// A short readable detail (scope, which page or API).
@@ -132,7 +133,7 @@ impl Auth {
 
 #[cfg(test)]
 mod tests {
-    use crate::server::domain::{tests::auth, AuthError, ClientMeta, SigninKind};
+    use crate::server::domain::{tests::auth, AuditKind, AuthError, ClientMeta, SigninKind};
 
     #[tokio::test]
     async fn a_password_change_can_end_the_other_signins_and_keeps_the_current_one() {
@@ -199,16 +200,13 @@ mod tests {
             .authenticate("ada@example.com", "correct horse".into())
             .await
             .is_err());
-        let events: Vec<String> = auth
+        let events: Vec<AuditKind> = auth
             .recent_activity(&ada.id, 10)
             .await
             .unwrap()
             .into_iter()
             .map(|e| e.event)
             .collect();
-        assert!(
-            events.contains(&"password_changed".to_owned()),
-            "{events:?}"
-        );
+        assert!(events.contains(&AuditKind::PasswordChanged), "{events:?}");
     }
 }

@@ -19,7 +19,7 @@ use super::{
     audit,
     logout::Caller,
     principal::{Principal, Via, MAX_TOKEN_LEN},
-    Auth, AuthError, ClientMeta, EndReason, Ending, Result, SigninKind, User,
+    AuditKind, Auth, AuthError, ClientMeta, EndReason, Ending, Result, SigninKind, User,
 };
 use crate::{
     server::db::{now, Db},
@@ -266,7 +266,7 @@ impl Auth {
             if at - used_at < self.refresh_grace {
                 with_pool!(&self.db, p => async {
                     let mut tx = p.begin().await?;
-                    audit!(&mut *tx, &claims.sub, "refresh_replay", &claims.sid,
+                    audit!(&mut *tx, &claims.sub, AuditKind::RefreshReplay.as_str(), &claims.sid,
                         "a refresh repeated within the grace window got the same pair (via seed 004 refresh)")?;
                     tx.commit().await
                 }.await)?;

@@ -46,7 +46,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::{
     outbox::{self, Outbox, SigninFacts},
     revocations::Revocations,
-    AuthError, EndReason, Result,
+    AuditKind, AuthError, EndReason, Result,
 };
 use crate::server::db::{now, Db};
 
@@ -418,7 +418,7 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
                 tx,
                 ctx,
                 user_id,
-                "password_changed",
+                AuditKind::PasswordChanged.as_str(),
                 Some(keep.as_str()),
                 detail,
             )
@@ -576,7 +576,7 @@ async fn finish<T: Tx>(
                 )
             }
         };
-        audit(tx, ctx, user, reason.event(), signin, &detail).await?;
+        audit(tx, ctx, user, reason.event().as_str(), signin, &detail).await?;
     }
     Ok(Ended { signins: ended })
 }
@@ -767,7 +767,7 @@ async fn local_logouts<T: Tx>(
                 [
                     uuid::Uuid::now_v7().to_string(),
                     user.clone(),
-                    EndReason::Logout.event().to_owned(),
+                    EndReason::Logout.event().as_str().to_owned(),
                     id.clone(),
                     format!("{scope} (via {})", jobs[*i].request.via),
                 ]

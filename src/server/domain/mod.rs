@@ -151,13 +151,100 @@ pub enum SigninKind {
 }
 
 impl SigninKind {
-    fn as_str(self) -> &'static str {
+    /// The kind as stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Browser => "browser",
             Self::Token => "token",
             Self::Jwt => "jwt",
             Self::Personal => "personal",
         }
+    }
+
+    /// The kind stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Browser, Self::Token, Self::Jwt, Self::Personal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl TryFrom<String> for SigninKind {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown sign-in kind {s:?}"))
+    }
+}
+
+/// What an audit row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditKind {
+    SignIn,
+    SignInFailed,
+    TokenCreated,
+    /// A sign-in ended by a logout (any scope, or a password change's).
+    Logout,
+    SignInReplaced,
+    RefreshTokenReuse,
+    /// A rotated refresh token presented again within the grace window: same pair given again.
+    RefreshReplay,
+    TokenRevoked,
+    SignInExpired,
+    AdminLogout,
+    SignedOutIdle,
+    SignedOutAbsolute,
+    PasswordChanged,
+}
+
+impl AuditKind {
+    /// Every kind, for parsing.
+    pub const ALL: [AuditKind; 13] = [
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::TokenCreated,
+        Self::Logout,
+        Self::SignInReplaced,
+        Self::RefreshTokenReuse,
+        Self::RefreshReplay,
+        Self::TokenRevoked,
+        Self::SignInExpired,
+        Self::AdminLogout,
+        Self::SignedOutIdle,
+        Self::SignedOutAbsolute,
+        Self::PasswordChanged,
+    ];
+
+    /// The kind as stored in `audit_events.event`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::SignInFailed => "sign_in_failed",
+            Self::TokenCreated => "token_created",
+            Self::Logout => "logout",
+            Self::SignInReplaced => "sign_in_replaced",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::RefreshReplay => "refresh_replay",
+            Self::TokenRevoked => "token_revoked",
+            Self::SignInExpired => "sign_in_expired",
+            Self::AdminLogout => "admin_logout",
+            Self::SignedOutIdle => "signed_out_idle",
+            Self::SignedOutAbsolute => "signed_out_absolute",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
+    /// The kind stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl TryFrom<String> for AuditKind {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown audit event {s:?}"))
     }
 }
 
@@ -241,18 +328,18 @@ impl EndReason {
     }
 
     /// The audit event that ending a sign-in for this reason records.
-    fn event(self) -> &'static str {
+    fn event(self) -> AuditKind {
         match self {
             Self::Logout | Self::LogoutOthers | Self::LogoutGlobal | Self::PasswordChanged => {
-                "logout"
+                AuditKind::Logout
             }
-            Self::Superseded => "sign_in_replaced",
-            Self::RefreshReuse => "refresh_token_reuse",
-            Self::Revoked => "token_revoked",
-            Self::Expired => "sign_in_expired",
-            Self::Admin => "admin_logout",
-            Self::Idle => "signed_out_idle",
-            Self::Absolute => "signed_out_absolute",
+            Self::Superseded => AuditKind::SignInReplaced,
+            Self::RefreshReuse => AuditKind::RefreshTokenReuse,
+            Self::Revoked => AuditKind::TokenRevoked,
+            Self::Expired => AuditKind::SignInExpired,
+            Self::Admin => AuditKind::AdminLogout,
+            Self::Idle => AuditKind::SignedOutIdle,
+            Self::Absolute => AuditKind::SignedOutAbsolute,
         }
     }
 
@@ -654,7 +741,7 @@ impl Auth {
                 if let Some(user) = user {
                     let from = meta.ip.as_deref().unwrap_or("an unknown address");
                     let detail = format!("wrong password (via {via}, from {from})");
-                    with_pool!(&self.db, p => audit_row!(p, &user.id, "sign_in_failed", None::<String>, &detail).map(|_| ()))?;
+                    with_pool!(&self.db, p => audit_row!(p, &user.id, AuditKind::SignInFailed.as_str(), None::<String>, &detail).map(|_| ()))?;
                 }
                 Err(AuthError::InvalidCredentials)
             }
@@ -679,10 +766,11 @@ impl Auth {
         };
         let user_agent = meta.user_agent.as_deref().map(|ua| truncate(ua, 512));
         let event = if kind == SigninKind::Personal {
-            "token_created"
+            AuditKind::TokenCreated
         } else {
-            "sign_in"
-        };
+            AuditKind::SignIn
+        }
+        .as_str();
         with_pool!(&self.db, p => async {
             let mut tx = p.begin().await?;
             sqlx::query(

@@ -1,5 +1,7 @@
 //! Bodies of the `/sessions` server functions.
 
+use crate::server::domain::{AuditKind, SigninKind};
+
 use super::{
     sign_in::{end_own, finish_logout},
     *,
@@ -29,12 +31,12 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
             .into_iter()
             .map(|s| SessionView {
                 current: s.id == current.id,
-                what: match (s.kind.as_str(), &s.token_name) {
-                    ("browser", _) => "Browser session".to_owned(),
-                    ("token", _) => "API token".to_owned(),
-                    ("jwt", _) => "JWT client".to_owned(),
-                    (_, Some(name)) => format!("Personal token “{name}”"),
-                    _ => "Personal token".to_owned(),
+                what: match (s.kind, &s.token_name) {
+                    (SigninKind::Browser, _) => "Browser session".to_owned(),
+                    (SigninKind::Token, _) => "API token".to_owned(),
+                    (SigninKind::Jwt, _) => "JWT client".to_owned(),
+                    (SigninKind::Personal, Some(name)) => format!("Personal token “{name}”"),
+                    (SigninKind::Personal, None) => "Personal token".to_owned(),
                 },
                 device: describe_agent(s.user_agent.as_deref()),
                 ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
@@ -47,21 +49,20 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
             .into_iter()
             .map(|e| ActivityView {
                 at: human_time(e.at),
-                what: match e.event.as_str() {
-                    "sign_in" => "Signed in",
-                    "logout" => "Logged out",
-                    "token_created" => "Token created",
-                    "token_revoked" => "Token revoked",
-                    "refresh_token_reuse" => "Refresh token reused: sign-in ended",
-                    "refresh_replay" => "Refresh repeated (same tokens given again)",
-                    "sign_in_expired" => "Sign-in expired",
-                    "sign_in_replaced" => "Sign-in replaced",
-                    "password_changed" => "Password changed",
-                    "admin_logout" => "Signed out by an administrator",
-                    "sign_in_failed" => "Failed sign-in",
-                    "signed_out_idle" => "Signed out after inactivity",
-                    "signed_out_absolute" => "Sign-in time limit reached",
-                    _ => "Account event",
+                what: match e.event {
+                    AuditKind::SignIn => "Signed in",
+                    AuditKind::Logout => "Logged out",
+                    AuditKind::TokenCreated => "Token created",
+                    AuditKind::TokenRevoked => "Token revoked",
+                    AuditKind::RefreshTokenReuse => "Refresh token reused: sign-in ended",
+                    AuditKind::RefreshReplay => "Refresh repeated (same tokens given again)",
+                    AuditKind::SignInExpired => "Sign-in expired",
+                    AuditKind::SignInReplaced => "Sign-in replaced",
+                    AuditKind::PasswordChanged => "Password changed",
+                    AuditKind::AdminLogout => "Signed out by an administrator",
+                    AuditKind::SignInFailed => "Failed sign-in",
+                    AuditKind::SignedOutIdle => "Signed out after inactivity",
+                    AuditKind::SignedOutAbsolute => "Sign-in time limit reached",
                 }
                 .to_owned(),
                 detail: e.detail,
