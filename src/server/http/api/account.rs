@@ -66,6 +66,28 @@ struct Credentials {
     email: String,
     password: String,
 }
+/// The errors every seed 000 endpoint may answer, each in the dialect's envelope: declared once for
+/// the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+enum AccountErrors {
+    #[response(status = 405, description = "Wrong method (with `Allow`)")]
+    MethodNotAllowed(super::schemas::AccountError),
+    #[response(status = 413, description = "Body over 16 KiB")]
+    PayloadTooLarge(super::schemas::AccountError),
+    #[response(
+        status = 415,
+        description = "A body declared as another type than `application/json`"
+    )]
+    UnsupportedMediaType(super::schemas::AccountError),
+    #[response(status = 500, description = "Unexpected error")]
+    Internal(super::schemas::AccountError),
+    #[response(
+        status = 503,
+        description = "Database unreachable (with `Retry-After`)"
+    )]
+    Unavailable(super::schemas::AccountError),
+}
 
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
 #[utoipa::path(post, path = "/api/v1/account/register", operation_id = "account_register", tag = "seed 000: account",
@@ -75,12 +97,8 @@ struct Credentials {
         (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
         (status = 409, description = "Email already taken", body = super::schemas::AccountError),
         (status = 422, description = "Bad email, or password under 8 characters", body = super::schemas::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
         (status = 429, description = "Too many password hashes waiting (with `Retry-After`)", body = super::schemas::AccountError),
-        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
+        AccountErrors,
     ))]
 async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
@@ -104,12 +122,8 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
         (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
         (status = 401, description = "Wrong email or password (one answer for both)", body = super::schemas::AccountError),
         (status = 422, description = "A field is missing or not a string", body = super::schemas::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
         (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::schemas::AccountError),
-        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
+        AccountErrors,
     ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
@@ -139,11 +153,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
     responses(
         (status = 200, description = "The token's user", body = super::schemas::AccountUser),
         (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::schemas::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
-        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
+        AccountErrors,
     ))]
 async fn me(
     State(state): State<AppState>,
@@ -162,11 +172,7 @@ async fn me(
         (status = 200, description = "Logged out: the token's sign-in has ended", body = super::schemas::AccountMessage),
         (status = 401, description = "Unknown, expired or already revoked token", body = super::schemas::AccountError),
         (status = 422, description = "No token at all (`Failed validation.`)", body = super::schemas::AccountError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::AccountError),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::AccountError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::AccountError),
-        (status = 500, description = "Unexpected error", body = super::schemas::AccountError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::AccountError),
+        AccountErrors,
     ))]
 async fn logout(
     State(state): State<AppState>,

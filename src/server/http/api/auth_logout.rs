@@ -90,6 +90,28 @@ impl Dialect for AuthLogout {
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/logout", post(logout))
 }
+/// The errors every seed 001 endpoint may answer, each in the dialect's envelope: declared once for
+/// the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+enum AuthLogoutErrors {
+    #[response(status = 405, description = "Wrong method (with `Allow`)")]
+    MethodNotAllowed(super::schemas::DescribedError),
+    #[response(status = 413, description = "Body over 16 KiB")]
+    PayloadTooLarge(super::schemas::DescribedError),
+    #[response(
+        status = 415,
+        description = "A body declared as another type than `application/json`"
+    )]
+    UnsupportedMediaType(super::schemas::DescribedError),
+    #[response(status = 500, description = "Unexpected error")]
+    Internal(super::schemas::DescribedError),
+    #[response(
+        status = 503,
+        description = "Database unreachable (with `Retry-After`)"
+    )]
+    Unavailable(super::schemas::DescribedError),
+}
 
 /// `POST /auth/logout` → 200 `{"message":"Logged out successfully"}`.
 #[utoipa::path(post, path = "/auth/logout", operation_id = "auth_logout", tag = "seed 001: auth",
@@ -101,13 +123,9 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "Missing, malformed, unknown, expired or revoked credential", body = super::schemas::DescribedError),
         (status = 403, description = "Cookie-authenticated request from another site", body = super::schemas::DescribedError),
         (status = 404, description = "`session_id` is no sign-in of this user", body = super::schemas::DescribedError),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::DescribedError),
         (status = 409, description = "`session_id`'s sign-in has already ended", body = super::schemas::DescribedError),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::DescribedError),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::DescribedError),
         (status = 422, description = "Bad `scope`, bad `session_id`, or both", body = super::schemas::DescribedError),
-        (status = 500, description = "Unexpected error", body = super::schemas::DescribedError),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::DescribedError),
+        AuthLogoutErrors,
     ))]
 async fn logout(
     State(state): State<AppState>,

@@ -95,6 +95,28 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
         }),
     }
 }
+/// The errors every seed 004 endpoint may answer, each in the dialect's envelope: declared once for
+/// the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+enum JwtErrors {
+    #[response(status = 405, description = "Wrong method (with `Allow`)")]
+    MethodNotAllowed(super::schemas::JwtPlain),
+    #[response(status = 413, description = "Body over 16 KiB")]
+    PayloadTooLarge(super::schemas::JwtPlain),
+    #[response(
+        status = 415,
+        description = "A body declared as another type than `application/json`"
+    )]
+    UnsupportedMediaType(super::schemas::JwtPlain),
+    #[response(status = 500, description = "Unexpected error")]
+    Internal(super::schemas::JwtPlain),
+    #[response(
+        status = 503,
+        description = "Database unreachable (with `Retry-After`)"
+    )]
+    Unavailable(super::schemas::JwtPlain),
+}
 
 /// `POST /api/auth/login` `{"email","password"}` → a JWT pair for a new sign-in.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "jwt_login", tag = "seed 004: jwt",
@@ -103,12 +125,8 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
         (status = 200, description = "A new sign-in with a JWT pair", body = super::schemas::JwtPair),
         (status = 400, description = "A field missing, not a string or empty", body = super::schemas::JwtValidation),
         (status = 401, description = "Wrong email or password", body = super::schemas::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
         (status = 429, description = "Too many failed attempts for this account or address, or too many password checks waiting (with `Retry-After`)", body = super::schemas::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
+        JwtErrors,
     ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
@@ -134,11 +152,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         (status = 200, description = "A new pair; the old refresh and access tokens stop working", body = super::schemas::JwtPair),
         (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::schemas::JwtValidation),
         (status = 401, description = "Invalid, expired or revoked; an already-rotated token ends the whole sign-in", body = super::schemas::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
+        JwtErrors,
     ))]
 async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
@@ -158,11 +172,7 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 200, description = "Both tokens are refused from now on; with a rotated pair, the whole sign-in (and its newer pair) ended", body = super::schemas::JwtPlain),
         (status = 400, description = "`refresh_token` missing, not a string or empty", body = super::schemas::JwtValidation),
         (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::schemas::JwtPlain),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::JwtPlain),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::JwtPlain),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::JwtPlain),
-        (status = 500, description = "Unexpected error", body = super::schemas::JwtPlain),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::JwtPlain),
+        JwtErrors,
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
     let token = bearer(&headers)?;

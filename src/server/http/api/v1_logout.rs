@@ -40,6 +40,28 @@ impl Dialect for V1 {
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/logout", delete(logout))
 }
+/// The errors every seed 002 endpoint may answer, each in the dialect's envelope: declared once for
+/// the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+enum V1LogoutErrors {
+    #[response(status = 405, description = "Wrong method (with `Allow`)")]
+    MethodNotAllowed(super::schemas::Message),
+    #[response(status = 413, description = "Body over 16 KiB")]
+    PayloadTooLarge(super::schemas::Message),
+    #[response(
+        status = 415,
+        description = "A body declared as another type than `application/json`"
+    )]
+    UnsupportedMediaType(super::schemas::Message),
+    #[response(status = 500, description = "Unexpected error")]
+    Internal(super::schemas::Message),
+    #[response(
+        status = 503,
+        description = "Database unreachable (with `Retry-After`)"
+    )]
+    Unavailable(super::schemas::Message),
+}
 
 /// `DELETE /api/v1/logout` → 204: the token's sign-in is over.
 #[utoipa::path(delete, path = "/api/v1/logout", operation_id = "v1_logout", tag = "seed 002: v1",
@@ -47,11 +69,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 204, description = "Logged out; empty body"),
         (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::schemas::Message),
-        (status = 405, description = "Wrong method (with `Allow`)", body = super::schemas::Message),
-        (status = 413, description = "Body over 16 KiB", body = super::schemas::Message),
-        (status = 415, description = "A body declared as another type than `application/json`", body = super::schemas::Message),
-        (status = 500, description = "Unexpected error", body = super::schemas::Message),
-        (status = 503, description = "Database unreachable (with `Retry-After`)", body = super::schemas::Message),
+        V1LogoutErrors,
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
     let caller = logout_caller(&state, bearer(&headers)?)?;
