@@ -493,3 +493,27 @@ fn form_body(fields: &[(&str, &str)]) -> String {
         .extend_pairs(fields)
         .finish()
 }
+
+/// A fresh app with the account `ada@example.com`.
+pub async fn app_with_user() -> TestApp {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    app
+}
+
+/// The dialect's exact 401 body.
+pub fn unauthorized_000() -> serde_json::Value {
+    json!({"error": {"message": "Token invalid.", "code": 401}})
+}
+/// The dialect's exact 401 body.
+pub fn unauthorized_001() -> serde_json::Value {
+    json!({"message": "Unauthorized", "description": "Invalid, expired or missing bearer token", "code": "UNAUTHORIZED"})
+}
+/// The dialect's exact 401 body.
+pub fn unauthorized_002() -> serde_json::Value {
+    json!({"message": "Unauthenticated."})
+}
+/// The dialect's exact 401 body.
+pub fn unauthorized_004() -> serde_json::Value {
+    json!({"code": 401, "message": "invalid token", "data": {}})
+}

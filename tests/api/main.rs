@@ -1,11 +1,9 @@
 //! Integration tests: each starts the real server on port 0 with a fresh database and talks HTTP.
 
 mod abuse_and_lifetime;
-mod account_api;
 mod account_pages;
 mod across;
 mod browser;
-mod dialects;
 mod docs_and_logs;
 mod helpers;
 mod live_signout;
@@ -14,4 +12,8 @@ mod multi_instance;
 mod oauth_revoke;
 mod operator_cli;
 mod pruning;
+mod seed_000;
+mod seed_001;
+mod seed_002;
+mod seed_004;
 mod webhooks;
