@@ -12,9 +12,15 @@ use axum::{
 use http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{parse_json, ApiError, Dialect, Reply};
+use super::{
+    body, parse_json,
+    schemas::{
+        AccountError, AccountErrorBody, AccountMessage, AccountToken, AccountUser, MessageData,
+        TokenData, UserData, UserObject,
+    },
+    ApiError, Dialect, Reply,
+};
 use crate::server::http::extract::{authenticate, bearer};
 use crate::server::{
     db::rfc3339,
@@ -43,7 +49,12 @@ impl Dialect for Account {
             ApiError::Internal => "Internal error.",
             ApiError::Unavailable => "The service is temporarily unavailable.",
         };
-        json!({ "error": { "message": message, "code": err.status().as_u16() } })
+        body(AccountError {
+            error: AccountErrorBody {
+                message: message.to_owned(),
+                code: err.status().as_u16(),
+            },
+        })
     }
 }
 
@@ -108,7 +119,11 @@ async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> 
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "data": { "user": user } })),
+        Json(AccountUser {
+            data: UserData {
+                user: UserObject::from(&user),
+            },
+        }),
     )
         .into_response())
 }
@@ -137,13 +152,15 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         )
         .await?;
     let issued = state.auth.issue_opaque(&user, &meta).await?;
-    let expires_at = issued.expires_at.map(rfc3339);
-    Ok(Json(json!({ "data": {
-        "token": issued.token.expose_secret(),
-        "token_type": "Bearer",
-        "expires_at": expires_at,
-        "user": user,
-    }}))
+    Ok(Json(AccountToken {
+        data: TokenData {
+            token: issued.token.expose_secret().to_owned(),
+            token_type: "Bearer".to_owned(),
+            // Login tokens always expire (`OPAQUE_TTL`).
+            expires_at: issued.expires_at.map(rfc3339).unwrap_or_default(),
+            user: UserObject::from(&user),
+        },
+    })
     .into_response())
 }
 
@@ -161,7 +178,12 @@ async fn me(
     headers: HeaderMap,
 ) -> Reply<Account> {
     let who = authenticate(&state, token(query.as_deref(), &headers)?).await?;
-    Ok(Json(json!({ "data": { "user": who.user } })).into_response())
+    Ok(Json(AccountUser {
+        data: UserData {
+            user: UserObject::from(&who.user),
+        },
+    })
+    .into_response())
 }
 
 /// `GET /api/v1/account/logout?token=T` (or a bearer header) → ends the token's sign-in.
@@ -184,7 +206,12 @@ async fn logout(
     };
     let caller = state.auth.caller_for_token(&token)?;
     state.auth.logout(caller, Scope::Local, "seed 000").await?;
-    Ok(Json(json!({ "data": { "message": "You have logged out." } })).into_response())
+    Ok(Json(AccountMessage {
+        data: MessageData {
+            message: "You have logged out.".to_owned(),
+        },
+    })
+    .into_response())
 }
 
 /// 405 with `Allow: GET` (the logout's HEAD and every other method but GET).

@@ -6,9 +6,13 @@ use axum::{
     body::Bytes, extract::State, http::HeaderMap, response::IntoResponse, routing::post, Json,
     Router,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{ApiError, Dialect, Reply};
+use super::{
+    body,
+    schemas::{DescribedError, Message},
+    ApiError, Dialect, Reply,
+};
 use crate::server::{
     domain::{AuthError, Caller, Scope},
     http::{
@@ -82,7 +86,11 @@ impl Dialect for AuthLogout {
                 "SERVICE_UNAVAILABLE",
             ),
         };
-        json!({ "message": message, "description": description, "code": code })
+        body(DescribedError {
+            message: message.to_owned(),
+            description: description.to_owned(),
+            code: code.to_owned(),
+        })
     }
 }
 
@@ -172,7 +180,10 @@ async fn logout(
     if let (true, Ok(browser)) = (own_ended, &browser) {
         browser.session.flush().await.map_err(session_error)?;
     }
-    Ok(Json(json!({ "message": "Logged out successfully" })).into_response())
+    Ok(Json(Message {
+        message: "Logged out successfully".to_owned(),
+    })
+    .into_response())
 }
 
 /// The body's scope: none (or an empty body) is `local`. Not a JSON object is 400; a bad `scope`,

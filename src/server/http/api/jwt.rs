@@ -9,10 +9,14 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::{ApiError, Dialect, Reply};
-use crate::server::http::extract::{bearer, logout_caller};
+use super::{
+    body,
+    schemas::{self, Empty, FieldError, JwtPlain, JwtValidation, PairData, ValidationData},
+    ApiError, Dialect, Reply,
+};
 use crate::server::{
-    domain::{Caller, ClientMeta, JwtPair},
+    domain::{self, Caller, ClientMeta},
+    http::extract::{bearer, logout_caller},
     AppState,
 };
 
@@ -21,30 +25,42 @@ pub struct Jwt;
 
 impl Dialect for Jwt {
     fn error_body(err: &ApiError) -> Value {
-        let status = err.status().as_u16();
-        let (message, data) = match err {
-            // `value` stays in the seed's shape but is always null: no error repeats what was sent.
-            ApiError::InvalidField { key, .. } => (
-                "validation failed",
-                json!({ "type": "validation_error", "errors": [{ "key": key, "message": "required", "value": null }] }),
-            ),
-            ApiError::BadRequest => (
-                "validation failed",
-                json!({ "type": "validation_error", "errors": [{ "key": "body", "message": "must be a JSON object", "value": null }] }),
-            ),
-            ApiError::Unauthorized => ("invalid token", json!({})),
-            ApiError::InvalidCredentials => ("invalid credentials", json!({})),
-            ApiError::Forbidden => ("forbidden", json!({})),
-            ApiError::NotFound => ("not found", json!({})),
-            ApiError::MethodNotAllowed => ("method not allowed", json!({})),
-            ApiError::Conflict(m) | ApiError::Validation(m) => (m.as_str(), json!({})),
-            ApiError::PayloadTooLarge => ("request body too large", json!({})),
-            ApiError::UnsupportedMediaType => ("unsupported media type", json!({})),
-            ApiError::TooManyRequests(_) => ("too many requests", json!({})),
-            ApiError::Internal => ("internal server error", json!({})),
-            ApiError::Unavailable => ("service unavailable", json!({})),
+        let code = err.status().as_u16();
+        // `value` stays in the seed's shape but is always null: no error repeats what was sent.
+        let invalid = |key: &str, message: &str| {
+            body(JwtValidation {
+                code,
+                message: "validation failed".to_owned(),
+                data: ValidationData {
+                    kind: "validation_error".to_owned(),
+                    errors: vec![FieldError {
+                        key: key.to_owned(),
+                        message: message.to_owned(),
+                        value: Value::Null,
+                    }],
+                },
+            })
         };
-        json!({ "code": status, "message": message, "data": data })
+        let message = match err {
+            ApiError::InvalidField { key, .. } => return invalid(key, "required"),
+            ApiError::BadRequest => return invalid("body", "must be a JSON object"),
+            ApiError::Unauthorized => "invalid token",
+            ApiError::InvalidCredentials => "invalid credentials",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound => "not found",
+            ApiError::MethodNotAllowed => "method not allowed",
+            ApiError::Conflict(m) | ApiError::Validation(m) => m.as_str(),
+            ApiError::PayloadTooLarge => "request body too large",
+            ApiError::UnsupportedMediaType => "unsupported media type",
+            ApiError::TooManyRequests(_) => "too many requests",
+            ApiError::Internal => "internal server error",
+            ApiError::Unavailable => "service unavailable",
+        };
+        body(JwtPlain {
+            code,
+            message: message.to_owned(),
+            data: Empty {},
+        })
     }
 }
 
@@ -56,17 +72,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
 }
 
-fn ok(message: &str, data: Value) -> axum::response::Response {
-    Json(json!({ "code": 200, "message": message, "data": data })).into_response()
-}
-
-fn pair(p: &JwtPair) -> Value {
-    json!({
-        "access_token": p.access_token.expose_secret(),
-        "refresh_token": p.refresh_token.expose_secret(),
-        "token_type": "Bearer",
-        "expires_in": p.expires_in,
+/// Seed 004's 200 with a pair.
+fn pair(message: &str, p: &domain::JwtPair) -> axum::response::Response {
+    Json(schemas::JwtPair {
+        code: 200,
+        message: message.to_owned(),
+        data: PairData {
+            access_token: p.access_token.expose_secret().to_owned(),
+            refresh_token: p.refresh_token.expose_secret().to_owned(),
+            token_type: "Bearer".to_owned(),
+            expires_in: p.expires_in,
+        },
     })
+    .into_response()
 }
 
 fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
@@ -142,7 +160,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         )
         .await?;
     let issued = state.auth.issue_jwt_pair(&user, &meta).await?;
-    Ok(ok("login successful", pair(&issued)))
+    Ok(pair("login successful", &issued))
 }
 
 /// `POST /api/auth/refresh` `{"refresh_token"}` → a new pair; the old refresh token is used up.
@@ -158,7 +176,7 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
     let fields = object(&body)?;
     let token = required(&fields, "refresh_token")?;
     let issued = state.auth.refresh(&token).await?;
-    Ok(ok("refresh successful", pair(&issued)))
+    Ok(pair("refresh successful", &issued))
 }
 
 /// `POST /api/auth/logout`, bearer access token, `{"refresh_token"}` → both are refused from then on.
@@ -190,5 +208,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         .auth
         .logout_jwt_pair(&caller, &token, "seed 004")
         .await?;
-    Ok(ok("logout successful", json!({})))
+    Ok(Json(JwtPlain {
+        code: 200,
+        message: "logout successful".to_owned(),
+        data: Empty {},
+    })
+    .into_response())
 }

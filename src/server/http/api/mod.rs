@@ -94,6 +94,11 @@ impl DialectKind {
     }
 }
 
+/// A body of [`schemas`] as the JSON value a dialect's envelope is.
+pub fn body(body: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(body).expect("the schema types serialize to JSON")
+}
+
 /// One published API's way of writing errors.
 pub trait Dialect: Send + Sync + 'static {
     /// The JSON body for `err`.

@@ -16,9 +16,8 @@ use axum::{
     routing::post,
     Router,
 };
-use serde_json::json;
 
-use super::{ApiError, Dialect, Reply};
+use super::{body, schemas::OAuthError, ApiError, Dialect, Reply};
 use crate::server::AppState;
 
 /// RFC 6749's error envelope.
@@ -31,7 +30,9 @@ impl Dialect for OAuth {
             ApiError::Unavailable => "temporarily_unavailable",
             _ => "invalid_request",
         };
-        json!({ "error": error })
+        body(OAuthError {
+            error: error.to_owned(),
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of every JSON endpoint, generated from the handlers' `#[utoipa::path]`
-//! annotations and the schema types of [`super::schemas`] (which mirror the `json!` bodies the
-//! handlers write; the integration tests check both against each other). Served at
-//! `/api/openapi.json`.
+//! annotations and the types of [`super::schemas`], which are what the handlers and the dialects'
+//! envelopes serialize (one source: the document cannot drift from the answers). Served at
+//! `/api/openapi.json`; schemathesis checks the server against it (`scripts/fuzz-api`).
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,5 @@
-//! The bodies of the JSON endpoints, as OpenAPI schemas: what the handlers' `#[utoipa::path]`
-//! annotations name.
+//! The bodies of the JSON endpoints: what the handlers and the dialects' error envelopes serialize,
+//! and so what the OpenAPI document (the handlers' `#[utoipa::path]` annotations) describes.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -33,6 +33,19 @@ pub struct UserObject {
     /// Normalised email.
     pub email: String,
 }
+
+impl From<&crate::server::domain::User> for UserObject {
+    fn from(user: &crate::server::domain::User) -> Self {
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+        }
+    }
+}
+
+/// `{}`
+#[derive(ToSchema, Serialize)]
+pub struct Empty {}
 
 /// `{"user": …}`
 #[derive(ToSchema, Serialize)]
@@ -180,8 +193,8 @@ pub struct JwtPlain {
     pub code: u16,
     /// `logout successful`, `invalid token`, …
     pub message: String,
-    /// `{}`
-    pub data: serde_json::Value,
+    /// Nothing.
+    pub data: Empty,
 }
 
 /// One failed field.

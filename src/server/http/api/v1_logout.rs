@@ -8,9 +8,8 @@ use axum::{
     routing::delete,
     Router,
 };
-use serde_json::json;
 
-use super::{ApiError, Dialect, Reply};
+use super::{body, schemas::Message, ApiError, Dialect, Reply};
 use crate::server::http::extract::{bearer, logout_caller};
 use crate::server::{domain::Scope, AppState};
 
@@ -32,7 +31,9 @@ impl Dialect for V1 {
             ApiError::Internal => "Server Error.",
             ApiError::Unavailable => "Service Unavailable.",
         };
-        json!({ "message": message })
+        body(Message {
+            message: message.to_owned(),
+        })
     }
 }
 
