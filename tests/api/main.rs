@@ -5,6 +5,7 @@ mod account_pages;
 mod across;
 mod browser;
 mod docs_and_logs;
+mod envelopes;
 mod helpers;
 mod live_signout;
 mod logout_engine;
