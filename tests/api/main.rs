@@ -6,6 +6,7 @@ mod across;
 mod browser;
 mod docs_and_logs;
 mod envelopes;
+mod health;
 mod helpers;
 mod live_signout;
 mod logout_engine;

@@ -137,6 +137,22 @@ pub struct User {
     pub email: String,
 }
 
+/// What [`Auth::readiness`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    /// The database answered a query.
+    pub database: bool,
+    /// The JWT denylist is known to be complete.
+    pub denylist: bool,
+}
+
+impl Readiness {
+    /// Both.
+    pub fn ready(self) -> bool {
+        self.database && self.denylist
+    }
+}
+
 /// What kind of credential a sign-in carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SigninKind {
@@ -577,6 +593,16 @@ impl Auth {
             )
             .await?;
         Ok(!ended.signins.is_empty())
+    }
+
+    /// Whether this instance can serve: the database answers, and the in-memory JWT denylist is
+    /// complete (see [`revocations::Revocations::is_healthy`]).
+    pub async fn readiness(&self) -> Readiness {
+        let database = with_pool!(&self.db, p => sqlx::query("SELECT 1").execute(p).await.is_ok());
+        Readiness {
+            database,
+            denylist: self.revocations.is_healthy(),
+        }
     }
 
     /// The in-memory denylist behind JWT checks, which also wakes the pages watching a sign-in.

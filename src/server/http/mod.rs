@@ -10,6 +10,7 @@
 //! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
 //! | `/oauth/revoke` | RFC 7009 token revocation |
 //! | `/api/openapi.json` | the OpenAPI document of all of the above |
+//! | `/healthz`, `/readyz` | liveness (no I/O) and readiness (database, denylist) probes |
 //! | `/events` | live sign-out of open pages (server-sent events, session cookie) |
 //! | `/clients/signoff.js`, `.d.ts` | the seed 003 JavaScript client |
 //! | `/pkg/*`, `/favicon.svg` | static assets |
@@ -21,6 +22,7 @@ pub mod api;
 pub mod events;
 pub mod extract;
 pub mod guard;
+pub mod health;
 pub mod session;
 
 use axum::{middleware, routing::get, Router};
@@ -40,6 +42,7 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
 
     Router::new()
         .merge(api::router())
+        .merge(health::router())
         .route("/events", get(events::events))
         .route("/clients/signoff.js", get(|| async { (JS, include_str!("../../../clients/js/signoff.js")) }))
         .route("/clients/signoff.d.ts", get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }))
