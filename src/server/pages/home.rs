@@ -1,5 +1,7 @@
 //! Body of the home page's server function.
 
+use crate::pages::home::Me;
+
 use super::*;
 
 /// Body of `pages::home::whoami`.

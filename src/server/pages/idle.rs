@@ -1,5 +1,10 @@
 //! Bodies of the idle warning's server functions.
 
+use crate::{
+    idle::IdleClock,
+    server::http::session::{session_error, store_idle, SIGNIN_KEY},
+};
+
 use super::*;
 
 /// Body of `pages::idle::session_clock`: how long until this sign-in ends unused (no use recorded).

@@ -14,29 +14,19 @@ use axum::{body::Body, extract::State, http::Uri, response::Response, Router};
 use http::Request;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::{
-    pages::{shell, App},
-    server::http::api,
-};
 use axum::extract::FromRequestParts;
 use http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use secrecy::SecretString;
 use tower_sessions::Session;
 
 use crate::{
-    idle::IdleClock,
-    pages::{
-        home::Me,
-        sessions::{ActivityView, SessionView, SessionsData},
-        tokens::{NewToken, TokenView, TokensData},
-        PageError,
-    },
+    pages::{shell, App, PageError},
     server::{
-        domain::{AuthError, Caller, EndReason, Ending, Scope, Signin, SigninKind, User},
-        http::session::{
-            removal_cookie, session_error, store_idle, Browser, Unavailable, SIGNIN_KEY,
+        domain::{AuthError, Signin, User},
+        http::{
+            api,
+            session::{Browser, Unavailable},
         },
         AppState,
     },

@@ -1,5 +1,7 @@
 //! Body of the password change.
 
+use secrecy::SecretString;
+
 use super::*;
 
 /// Body of `pages::password::change_password`.

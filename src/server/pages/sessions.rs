@@ -1,6 +1,12 @@
 //! Bodies of the `/sessions` server functions.
 
-use crate::server::domain::{AuditKind, SigninKind};
+use crate::{
+    pages::{
+        home::Me,
+        sessions::{ActivityView, SessionView, SessionsData},
+    },
+    server::domain::{AuditKind, Caller, Scope, SigninKind},
+};
 
 use super::{
     sign_in::{end_own, finish_logout},

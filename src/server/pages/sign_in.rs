@@ -1,5 +1,12 @@
 //! Bodies of sign-in, registration and the **Log out** button.
 
+use secrecy::SecretString;
+
+use crate::server::{
+    domain::{Caller, EndReason, Scope, SigninKind},
+    http::session::{removal_cookie, session_error, SIGNIN_KEY},
+};
+
 use super::*;
 
 /// Body of `pages::sign_in::register`: creates the account, then sends the person to sign in.

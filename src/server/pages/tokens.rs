@@ -1,5 +1,13 @@
 //! Bodies of the `/tokens` server functions.
 
+use crate::{
+    pages::{
+        home::Me,
+        tokens::{NewToken, TokenView, TokensData},
+    },
+    server::domain::{EndReason, Ending},
+};
+
 use super::*;
 
 /// Body of `pages::tokens::tokens_page`.
