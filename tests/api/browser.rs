@@ -301,3 +301,46 @@ async fn signed_in_visitors_of_login_go_home() {
     assert_eq!(location(&app.get("/login", Some(&cookie)).await), "/");
     assert_eq!(app.get("/login", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn pages_send_a_content_security_policy_with_the_nonce_of_their_scripts() {
+    let app = spawn_app().await;
+    let cookie = {
+        app.create_user("ada@example.com").await;
+        app.browser_login("ada@example.com").await
+    };
+    for (path, cookie) in [
+        ("/login", None),
+        ("/", Some(cookie.as_str())),
+        ("/nope", None),
+    ] {
+        let res = app.get(path, cookie).await;
+        let policy = res
+            .headers()
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {policy}"))
+            .to_owned();
+        assert!(nonce.len() >= 16, "{path}: {nonce}");
+        for part in [
+            "'strict-dynamic'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(part), "{path}: {part} in {policy}");
+        }
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: the page's scripts carry the header's nonce"
+        );
+    }
+}
