@@ -68,12 +68,7 @@ async fn seed_000_logout_without_a_token_is_422() {
 #[tokio::test]
 async fn seed_000_logout_with_an_unknown_token_is_401() {
     let app = app_with_user().await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/account/logout?token=so_at_nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.logout_000("so_at_nope").await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_000()).await;
 }
 

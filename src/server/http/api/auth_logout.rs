@@ -7,6 +7,7 @@ use axum::{
     Router,
 };
 use serde_json::Value;
+use tower_sessions::Session;
 
 use super::{
     body,
@@ -18,7 +19,7 @@ use crate::server::{
     http::{
         extract::bearer,
         guard::is_cross_site,
-        session::{session_error, Browser, Unavailable},
+        session::{check, session_error},
     },
     AppState,
 };
@@ -137,17 +138,16 @@ enum AuthLogoutErrors {
     ))]
 async fn logout(
     State(state): State<AppState>,
-    browser: Result<Browser, Unavailable>,
+    session: Session,
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply<AuthLogout> {
-    let browser = browser.map_err(|Unavailable(err)| err);
+    // The cookie's sign-in is read only when no bearer token is sent.
     let (caller, cookie_signin) = match bearer(&headers)? {
         Some(token) => (state.auth.caller_for_token(&token)?, None),
         None => {
-            let (_, signin) = browser
-                .as_ref()
-                .map_err(Clone::clone)?
+            let (_, signin) = check(&state, &session)
+                .await?
                 .signed_in()
                 .ok_or(ApiError::Unauthorized)?;
             // A cookie travels with cross-site requests too: only this site may use it to log out.
@@ -177,8 +177,8 @@ async fn logout(
     };
     // A cookie whose own sign-in just ended is cleared as well.
     let own_ended = cookie_signin.is_some_and(|own| ended.signins.iter().any(|s| s.id == own));
-    if let (true, Ok(browser)) = (own_ended, &browser) {
-        browser.session.flush().await.map_err(session_error)?;
+    if own_ended {
+        session.flush().await.map_err(session_error)?;
     }
     Ok(Json(Message {
         message: "Logged out successfully".to_owned(),
