@@ -123,8 +123,7 @@ pub async fn check(state: &AppState, session: &Session) -> Result<Current, AuthE
 }
 
 /// The browser's session and where its sign-in stands, as an extractor. The sign-in is read once per
-/// request: the page guard, the page's server functions and the JSON dialect that accepts the cookie
-/// all share the first reading.
+/// request: the page guard and the page's server functions share the first reading.
 #[derive(Clone, Debug)]
 pub struct Browser {
     pub session: Session,
