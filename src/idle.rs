@@ -46,8 +46,8 @@ pub fn warning_text(left: i64) -> String {
     }
 }
 
-/// The warning, shown on every signed-in page when its time comes (with JavaScript).
-#[component]
+/// The warning, shown on every signed-in page when its time comes (with JavaScript): an island.
+#[island]
 pub fn IdleWarning() -> impl IntoView {
     let left = RwSignal::new(None::<i64>);
     #[cfg(feature = "hydrate")]

@@ -7,6 +7,10 @@ use signoff::server::{
 };
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the system allocator (see its entry in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -15,8 +19,10 @@ async fn main() {
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
         )
-        // Logs go to standard error; standard output is for commands' results.
+        // Logs go to standard error; standard output is for commands' results. Colours only for a
+        // terminal: escape codes are noise in a log file, and cost time on every request's span.
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         None | Some(Command::Serve) => serve().await,

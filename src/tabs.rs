@@ -8,30 +8,25 @@
 //! sign-in ends anywhere (another device's "Log out everywhere", an API logout, a password change,
 //! an operator), the server sends `signed-out` with the reason and the page goes to
 //! `/login?ended=<reason>`, which says why.
-//! All of this runs in the browser only; on the server these functions do nothing.
+//! All of this is browser code, started by [`start`] on every page; the pages themselves are
+//! rendered on the server only.
 
-#[cfg(feature = "hydrate")]
 const CHANNEL: &str = "signoff";
-#[cfg(feature = "hydrate")]
 const STORAGE_KEY: &str = "signoff.logout";
 
 /// Tells every other tab of this browser that this browser logged out.
-pub fn announce_logout() {
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(channel) = web_sys::BroadcastChannel::new(CHANNEL) {
-            let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("logout"));
-            channel.close();
-        }
-        // Older browsers without BroadcastChannel still fire `storage` in the other tabs.
-        if let Ok(Some(storage)) = leptos::prelude::window().local_storage() {
-            let _ = storage.set_item(STORAGE_KEY, &js_sys_now().to_string());
-        }
+fn announce_logout() {
+    if let Ok(channel) = web_sys::BroadcastChannel::new(CHANNEL) {
+        let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("logout"));
+        channel.close();
+    }
+    // Older browsers without BroadcastChannel still fire `storage` in the other tabs.
+    if let Ok(Some(storage)) = leptos::prelude::window().local_storage() {
+        let _ = storage.set_item(STORAGE_KEY, &js_sys_now().to_string());
     }
 }
 
 /// This browser's clock, in milliseconds since the epoch.
-#[cfg(feature = "hydrate")]
 pub(crate) fn js_sys_now() -> f64 {
     leptos::prelude::window()
         .performance()
@@ -40,7 +35,6 @@ pub(crate) fn js_sys_now() -> f64 {
 }
 
 /// On a signed-in page whose sign-in has ended, goes to `/login`.
-#[cfg(feature = "hydrate")]
 fn recheck() {
     let path = leptos::prelude::window()
         .location()
@@ -58,59 +52,52 @@ fn recheck() {
     });
 }
 
-#[cfg(feature = "hydrate")]
 thread_local! {
     /// Set when this tab submits a form that signs it out (`data-leaves`): the server function's
     /// own redirect takes the tab to `/login`, so the stream's `signed-out` is not followed.
     static LEAVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-#[cfg(feature = "hydrate")]
 thread_local! {
     /// This tab's one stream of server events, while a signed-in page shows.
     static STREAM: std::cell::RefCell<Option<web_sys::EventSource>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Opens this tab's stream of server events, unless it is open already (call from every
-/// signed-in page; a no-op on the server). One stream per tab, whatever the client-side navigation.
-pub fn listen() {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::{closure::Closure, JsCast};
-        if STREAM.with(|s| s.borrow().is_some()) {
-            return;
-        }
-        let Ok(source) = web_sys::EventSource::new("/events") else {
-            return;
-        };
-        let on_signed_out =
-            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                if let Some(source) = STREAM.with(|s| s.borrow_mut().take()) {
-                    source.close();
-                }
-                if LEAVING.with(|l| l.get()) {
-                    return;
-                }
-                let reason = e
-                    .data()
-                    .as_string()
-                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-                    .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
-                    .unwrap_or_default();
-                let _ = leptos::prelude::window()
-                    .location()
-                    .replace(&crate::routes::login_after(&reason));
-            });
-        let _ = source
-            .add_event_listener_with_callback("signed-out", on_signed_out.as_ref().unchecked_ref());
-        // Lives as long as the tab.
-        on_signed_out.forget();
-        STREAM.with(|s| *s.borrow_mut() = Some(source));
+/// Opens this tab's stream of server events, unless it is open already.
+fn listen() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    if STREAM.with(|s| s.borrow().is_some()) {
+        return;
     }
+    let Ok(source) = web_sys::EventSource::new("/events") else {
+        return;
+    };
+    let on_signed_out =
+        Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(source) = STREAM.with(|s| s.borrow_mut().take()) {
+                source.close();
+            }
+            if LEAVING.with(|l| l.get()) {
+                return;
+            }
+            let reason = e
+                .data()
+                .as_string()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            let _ = leptos::prelude::window()
+                .location()
+                .replace(&crate::routes::login_after(&reason));
+        });
+    let _ = source
+        .add_event_listener_with_callback("signed-out", on_signed_out.as_ref().unchecked_ref());
+    // Lives as long as the tab.
+    on_signed_out.forget();
+    STREAM.with(|s| *s.borrow_mut() = Some(source));
 }
 
 /// Notes, for the whole tab, when a form that signs this tab out is submitted (`data-leaves`).
-#[cfg(feature = "hydrate")]
 fn watch_leaving() {
     use wasm_bindgen::{closure::Closure, JsCast};
     let on_submit = Closure::<dyn Fn(web_sys::Event)>::new(|e: web_sys::Event| {
@@ -131,46 +118,68 @@ fn watch_leaving() {
     on_submit.forget();
 }
 
-/// Starts following logouts in this tab (call once, in the browser).
-pub fn follow_logouts() {
-    #[cfg(feature = "hydrate")]
-    {
-        watch_leaving();
-        use wasm_bindgen::{closure::Closure, JsCast};
-        let window = leptos::prelude::window();
-
-        if let Ok(channel) = web_sys::BroadcastChannel::new(CHANNEL) {
-            let on_message =
-                Closure::<dyn Fn(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
-                    if e.data().as_string().as_deref() == Some("logout") {
-                        recheck();
-                    }
-                });
-            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            // Both live as long as the tab.
-            on_message.forget();
-            std::mem::forget(channel);
+/// Starts this tab's part (once, from `hydrate`): follows the other tabs' logouts; on a
+/// signed-in page, listens to the server; on `/login` after a logout or an ending, tells the other
+/// tabs; then marks the page (`data-hydrated`), which the browser tests wait for before clicking.
+pub fn start() {
+    use leptos::prelude::{document, window};
+    follow_logouts();
+    let document = document();
+    // Only the signed-in frame carries it: the server rendered this page for a live sign-in.
+    if let Ok(Some(_)) = document.query_selector("[data-signed-in]") {
+        listen();
+    }
+    let location = window().location();
+    if location.pathname().unwrap_or_default() == crate::routes::LOGIN {
+        let search = location.search().unwrap_or_default();
+        let ended_here = search
+            .trim_start_matches('?')
+            .split('&')
+            .filter_map(|pair| pair.split('=').next())
+            .any(|key| key == "logged_out" || key == "ended");
+        // This browser's sign-in has ended on the server: the other tabs may follow.
+        if ended_here {
+            announce_logout();
         }
+    }
+    if let Some(root) = document.document_element() {
+        let _ = root.set_attribute("data-hydrated", "true");
+    }
+}
 
-        let on_storage =
-            Closure::<dyn Fn(web_sys::StorageEvent)>::new(|e: web_sys::StorageEvent| {
-                if e.key().as_deref() == Some(STORAGE_KEY) {
+/// Starts following logouts in this tab (once).
+fn follow_logouts() {
+    watch_leaving();
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let window = leptos::prelude::window();
+
+    if let Ok(channel) = web_sys::BroadcastChannel::new(CHANNEL) {
+        let on_message =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
+                if e.data().as_string().as_deref() == Some("logout") {
                     recheck();
                 }
             });
-        let _ =
-            window.add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
-        on_storage.forget();
-
-        let on_visible = Closure::<dyn Fn()>::new(|| {
-            if leptos::prelude::document().visibility_state() == web_sys::VisibilityState::Visible {
-                recheck();
-            }
-        });
-        let _ = leptos::prelude::document().add_event_listener_with_callback(
-            "visibilitychange",
-            on_visible.as_ref().unchecked_ref(),
-        );
-        on_visible.forget();
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Both live as long as the tab.
+        on_message.forget();
+        std::mem::forget(channel);
     }
+
+    let on_storage = Closure::<dyn Fn(web_sys::StorageEvent)>::new(|e: web_sys::StorageEvent| {
+        if e.key().as_deref() == Some(STORAGE_KEY) {
+            recheck();
+        }
+    });
+    let _ = window.add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
+    on_storage.forget();
+
+    let on_visible = Closure::<dyn Fn()>::new(|| {
+        if leptos::prelude::document().visibility_state() == web_sys::VisibilityState::Visible {
+            recheck();
+        }
+    });
+    let _ = leptos::prelude::document()
+        .add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+    on_visible.forget();
 }

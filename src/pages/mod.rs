@@ -1,11 +1,12 @@
-//! The pages, by feature, compiled for the server (rendering) and the browser (hydration). Each
-//! feature's module holds its page, its components, the types that cross the wire and its server
-//! functions (`#[server]`: on the client an HTTP call under `/_fn/`; on the server one call into
-//! the body of the same name under `crate::server::pages`).
+//! The pages, by feature. Each feature's module holds its page, its components, the types that
+//! cross the wire and its server functions (`#[server]`: in the browser an HTTP call under `/_fn/`;
+//! on the server one call into the body of the same name under `crate::server::pages`).
 //!
-//! Every form is an `ActionForm` posting to a server function, so each page works with JavaScript
-//! off; results come back as redirects whose query (`?error=…`, `?logged_out=1`) the page reads, so
-//! both paths show the same messages.
+//! Pages are rendered on the server only (Leptos islands): the browser's bundle holds just the
+//! islands (`#[island]`: the idle warning, the new token's **Copy**) and the tab code
+//! ([`crate::tabs`]). Every form is an `ActionForm` posting to a server function, which the browser
+//! submits as a plain form, with JavaScript on or off; results come back as redirects whose query
+//! (`?error=…`, `?logged_out=1`) the next page reads.
 
 pub mod home;
 pub mod password;
@@ -15,7 +16,7 @@ pub mod sign_in;
 pub mod tokens;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes, A},
     hooks::use_query_map,
@@ -42,13 +43,43 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                // Both by their hashed names (cargo-leptos `hash-files`): cached for a year. The
+                // sign-in page carries the stylesheet inline instead (see `inline_stylesheet`).
+                {match inline_stylesheet(&options) {
+                    Some(css) => view! { <style id="leptos" inner_html=css></style> }.into_any(),
+                    None => view! { <HashedStylesheet options=options.clone() id="leptos"/> }.into_any(),
+                }}
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The stylesheet's text on the sign-in page, where a logout lands just after its
+/// `Clear-Site-Data: "cache"` evicted the stylesheet: inline, the page paints without fetching it
+/// again. Every other page links the cached file. (The CSP restricts scripts, not styles.)
+fn inline_stylesheet(options: &LeptosOptions) -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<http::request::Parts>()?;
+        if parts.uri.path() != "/login" {
+            return None;
+        }
+        crate::server::http::assets::stylesheet(
+            &options.site_root,
+            &options.site_pkg_dir,
+            &options.output_name,
+        )
+        .map(|css| css.to_string())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = options;
+        None
     }
 }
 
@@ -76,15 +107,7 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page once hydrated: browser tests wait for it before clicking.
-    Effect::new(move |_| {
-        crate::tabs::follow_logouts();
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
-        <Stylesheet id="leptos" href="/pkg/signoff.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Signoff: sign in, and sign out for real."/>
         <Title formatter=|page: String| if page.is_empty() { "Signoff".to_owned() } else { format!("{page} · Signoff") }/>
@@ -259,10 +282,10 @@ pub fn Nav() -> impl IntoView {
 /// The frame of every signed-in page: brand, navigation, who is signed in, and **Log out**.
 #[component]
 fn SignedInLayout(email: String, children: Children) -> impl IntoView {
-    // The page follows its sign-in live: when it ends anywhere, the page goes to /login.
-    Effect::new(|_| crate::tabs::listen());
     view! {
-        <div class="app-layout">
+        // `data-signed-in`: the page follows its sign-in live (`crate::tabs`): when it ends
+        // anywhere, the page goes to /login.
+        <div class="app-layout" data-signed-in="">
             <header class="app-header">
                 <Brand/>
                 <Nav/>

@@ -79,10 +79,8 @@ pub fn SessionsPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let others = ServerAction::<LogoutOthers>::new();
     let everywhere = ServerAction::<LogoutEverywhere>::new();
-    let data = Resource::new(
-        move || (end.version().get(), others.version().get()),
-        |_| sessions_page(),
-    );
+    // Each button is a form post, answered with a redirect to a new page.
+    let data = Resource::new(|| (), |_| sessions_page());
     let query = use_query_map();
     let ended = move || {
         query.with(|q| match q.get("ended").as_deref() {

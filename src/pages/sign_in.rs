@@ -43,12 +43,7 @@ pub fn LoginPage() -> impl IntoView {
     let registered = move || query.with(|q| q.get("registered").is_some());
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = query_error();
-    // Now that this browser's sign-in has ended on the server, the other tabs may follow.
-    Effect::new(move |_| {
-        if logged_out() || ended().is_some() {
-            crate::tabs::announce_logout();
-        }
-    });
+    // Once shown, it tells this browser's other tabs of the logout (`crate::tabs::start`).
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to see where you are signed in.">
             <Show when=move || logged_out() && ended().is_none()>

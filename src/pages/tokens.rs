@@ -62,11 +62,8 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    // Loaded again after each create or revoke (with JavaScript; without, each is a new page).
-    let data = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| tokens_page(),
-    );
+    // Each create or revoke is a form post, answered with a redirect to a new page.
+    let data = Resource::new(|| (), |_| tokens_page());
     let query = use_query_map();
     let revoked = move || query.with(|q| q.get("revoked").is_some());
     let error = query_error();
@@ -98,8 +95,9 @@ pub fn TokensPage() -> impl IntoView {
     }
 }
 
-/// The token just created, shown once, with a copy button (JavaScript) and selectable text.
-#[component]
+/// The token just created, shown once, with a copy button (JavaScript: an island) and selectable
+/// text.
+#[island]
 pub fn NewTokenBox(token: NewToken) -> impl IntoView {
     let (copied, set_copied) = signal(None::<&'static str>);
     let text = token.token.clone();

@@ -149,6 +149,16 @@ pub async fn run(command: Command) -> Result<(), String> {
                 .end_all_signins_as_operator(&user, reason.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
+            // A running SQLite server learns of another process's endings by looking every
+            // `SQLITE_POLL` (its cached tokens and its JWT denylist with them): by the time the
+            // operator reads "Ended", it refuses them. (PostgreSQL servers are notified at commit.)
+            if n > 0 && matches!(auth.db(), Db::Sqlite(_)) {
+                tokio::time::sleep(
+                    crate::server::domain::revocations::SQLITE_POLL
+                        + std::time::Duration::from_millis(250),
+                )
+                .await;
+            }
             // Webhook events were written with the endings; the server delivers them.
             let plural = if n == 1 { "" } else { "s" };
             println!(

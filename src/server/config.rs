@@ -105,7 +105,19 @@ impl Config {
             leptos::config::get_configuration(Some("Cargo.toml"))
         }
         .map_err(|e| format!("reading the Leptos configuration: {e}"))?;
-        let leptos = conf.leptos_options;
+        let mut leptos = conf.leptos_options;
+        // A binary built by cargo-leptos with `hash-files` serves bundle files renamed by that same
+        // build: unless the environment says otherwise, it names them as its build did. Built by
+        // plain cargo, it follows the hash file cargo-leptos left beside it, if any.
+        if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+            leptos.hash_files = match option_env!("LEPTOS_HASH_FILES") {
+                Some(baked) => baked == "true",
+                None => std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| Some(exe.parent()?.join(leptos.hash_file.as_ref())))
+                    .is_some_and(|file| file.is_file()),
+            };
+        }
         let database_url =
             std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
         let public_url = std::env::var("SIGNOFF_PUBLIC_URL").unwrap_or_default();

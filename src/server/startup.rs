@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::server::{
@@ -33,6 +34,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
         let auth = Auth::init(db, config.auth_options()).await?;
+        http::assets::prepare(&config.leptos.site_root, &config.leptos.site_pkg_dir).await;
         // Expired sessions, spent tokens and old sign-ins go in small batches, in the background.
         crate::server::domain::prune::spawn(
             auth.clone(),
@@ -72,8 +74,15 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // No Nagle delay: a response written in parts (headers, then a file or a streamed page)
+        // would otherwise wait for the client's delayed ACK, 40 ms on Linux.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

@@ -3,6 +3,7 @@
 mod abuse_and_lifetime;
 mod account_pages;
 mod across;
+mod assets;
 mod browser;
 mod docs_and_logs;
 mod envelopes;
@@ -18,4 +19,5 @@ mod seed_000;
 mod seed_001;
 mod seed_002;
 mod seed_004;
+mod token_cache;
 mod webhooks;

@@ -66,7 +66,12 @@ pub struct Keys {
     decoding: DecodingKey,
     previous: Option<(String, DecodingKey)>,
     validation: Validation,
+    /// Access tokens verified lately, by the SHA-256 of the token (see [`Keys::verify_access`]).
+    verified: std::sync::Arc<quick_cache::sync::Cache<[u8; 32], std::sync::Arc<Claims>>>,
 }
+
+/// How many verified access tokens [`Keys::verify_access`] remembers.
+const VERIFIED_CAPACITY: usize = 50_000;
 
 fn key_id(secret: &[u8]) -> String {
     hex::encode(&Sha256::digest(secret)[..8])
@@ -109,6 +114,7 @@ impl Keys {
             decoding: DecodingKey::from_secret(&secret),
             previous,
             validation,
+            verified: std::sync::Arc::new(quick_cache::sync::Cache::new(VERIFIED_CAPACITY)),
         })
     }
 
@@ -118,6 +124,24 @@ impl Keys {
         encode(&header, claims, &self.encoding)
             .map(SecretString::from)
             .map_err(|e| AuthError::Internal(format!("signing a JWT: {e}")))
+    }
+
+    /// [`Keys::verify`] for an access token, remembered: the same token verifies the same way
+    /// until it expires, so a token seen lately is not decoded and its signature not checked again
+    /// (its expiry still is, on every use; whether it was revoked is the caller's check, as for any
+    /// verified token).
+    pub(super) fn verify_access(&self, token: &str) -> Result<std::sync::Arc<Claims>> {
+        let key = super::opaque::digest_bytes(token);
+        if let Some(claims) = self.verified.get(&key) {
+            if claims.exp >= now() {
+                return Ok(claims);
+            }
+            self.verified.remove(&key);
+            return Err(AuthError::InvalidToken);
+        }
+        let claims = std::sync::Arc::new(self.verify(token, "access")?);
+        self.verified.insert(key, claims.clone());
+        Ok(claims)
     }
 
     pub(super) fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
@@ -241,6 +265,10 @@ impl Auth {
         if let Some(old_access) = rotated {
             self.revocations
                 .insert(&old_access, claims.iat + ACCESS_TTL);
+            // The old access token is refused everywhere before its successor is handed out.
+            self.revocations
+                .everyone_heard(std::iter::once(old_access.as_str()))
+                .await;
             return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti);
         }
         // Not rotated now: unknown, its sign-in ended, or rotated before (replay or reuse).
@@ -318,7 +346,7 @@ impl Auth {
     }
 
     pub(super) async fn resolve_jwt(&self, token: &str) -> Result<Principal> {
-        let claims = self.keys.verify(token, "access")?;
+        let claims = self.keys.verify_access(token)?;
         let principal = |email: String| Principal {
             user: User {
                 id: claims.sub.clone(),
@@ -353,6 +381,51 @@ mod tests {
 
     async fn user(auth: &Auth, email: &str) -> User {
         auth.register(email, "correct horse".into()).await.unwrap()
+    }
+
+    /// A new user's first JWT pair.
+    async fn ada_pair(auth: &Auth) -> JwtPair {
+        let ada = user(auth, "ada@example.com").await;
+        auth.issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap()
+    }
+
+    /// `token` with its last character changed (its signature no longer matches).
+    fn tampered(token: &str) -> String {
+        let mut tampered = token.to_owned();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        tampered
+    }
+
+    #[tokio::test]
+    async fn a_verified_access_token_is_remembered_and_still_refused_once_revoked() {
+        let auth = auth().await;
+        let pair = ada_pair(&auth).await;
+        let token = pair.access_token.expose_secret();
+        let first = auth.keys.verify_access(token).unwrap();
+        let again = auth.keys.verify_access(token).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again), "decoded once");
+        // A token that differs by one character is decoded (and refused) on its own.
+        assert!(auth.keys.verify_access(&tampered(token)).is_err());
+        // Remembered or not, an ended sign-in's token is refused.
+        let who = auth.resolve(token).await.unwrap();
+        auth.logout(
+            Caller::from(&who),
+            crate::server::domain::Scope::Local,
+            "test",
+        )
+        .await
+        .unwrap();
+        assert!(
+            auth.keys.verify_access(token).is_ok(),
+            "still a valid signature"
+        );
+        assert!(matches!(
+            auth.resolve(token).await,
+            Err(AuthError::InvalidToken)
+        ));
     }
 
     #[tokio::test]
@@ -403,16 +476,9 @@ mod tests {
     #[tokio::test]
     async fn a_tampered_or_foreign_jwt_is_refused() {
         let auth = auth().await;
-        let ada = user(&auth, "ada@example.com").await;
-        let pair = auth
-            .issue_jwt_pair(&ada, &ClientMeta::default())
-            .await
-            .unwrap();
+        let pair = ada_pair(&auth).await;
         let access = pair.access_token.expose_secret();
-        let mut tampered = access.to_owned();
-        tampered.pop();
-        tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
-        assert!(auth.resolve(&tampered).await.is_err());
+        assert!(auth.resolve(&tampered(access)).await.is_err());
         // A refresh token is not an access token, and the reverse.
         assert!(auth
             .resolve(pair.refresh_token.expose_secret())

@@ -847,6 +847,7 @@ fn answer(
 pub struct Engine {
     queue: mpsc::Sender<Job>,
     fail: Arc<AtomicU8>,
+    revocations: Arc<Revocations>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -867,6 +868,11 @@ impl Engine {
         let (queue, rx) = mpsc::channel(QUEUE);
         let fail = Arc::new(AtomicU8::new(0));
         let grace = grace.as_secs() as i64;
+        let this = Self {
+            queue,
+            fail: fail.clone(),
+            revocations: revocations.clone(),
+        };
         match db {
             Db::Sqlite(pool) => {
                 sqlite::spawn(pool.clone(), rx, revocations, fail.clone(), grace, outbox)?
@@ -890,19 +896,24 @@ impl Engine {
                 }
             }
         }
-        Ok(Self { queue, fail })
+        Ok(this)
     }
 
-    /// Queues `request` and waits until its group has committed (or failed).
+    /// Queues `request` and waits until its group has committed (or failed) and, on PostgreSQL,
+    /// until every instance has applied the endings ([`Revocations::everyone_heard`]).
     pub async fn end(&self, request: Request) -> Result<Ended> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { request, reply })
             .await
             .map_err(|_| AuthError::Unavailable("the logout writer has stopped".into()))?;
-        answer
+        let ended = answer
             .await
-            .map_err(|_| AuthError::Internal("the logout writer dropped a request".into()))?
+            .map_err(|_| AuthError::Internal("the logout writer dropped a request".into()))??;
+        self.revocations
+            .everyone_heard(ended.signins.iter().map(|s| s.id.as_str()))
+            .await;
+        Ok(ended)
     }
 
     /// Makes the next request that reaches `point` fail there (tests of atomicity).

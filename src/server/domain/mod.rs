@@ -456,6 +456,8 @@ pub struct Auth {
     /// Shared: `Auth` is cloned into every request's state.
     keys: std::sync::Arc<jwt::Keys>,
     revocations: std::sync::Arc<revocations::Revocations>,
+    /// Opaque tokens recently read from the database (see [`opaque::TokenCache`]).
+    token_cache: std::sync::Arc<opaque::TokenCache>,
     engine: logout::Engine,
     outbox: outbox::Outbox,
     refresh_grace: i64,
@@ -545,6 +547,7 @@ impl Auth {
             hasher: Hasher::new(),
             keys: std::sync::Arc::new(keys),
             revocations,
+            token_cache: Default::default(),
             engine,
             outbox,
             refresh_grace: options.refresh_grace.as_secs() as i64,
@@ -603,6 +606,11 @@ impl Auth {
             database,
             denylist: self.revocations.is_healthy(),
         }
+    }
+
+    /// The opaque tokens recently read from the database.
+    pub fn token_cache(&self) -> &opaque::TokenCache {
+        &self.token_cache
     }
 
     /// The in-memory denylist behind JWT checks, which also wakes the pages watching a sign-in.

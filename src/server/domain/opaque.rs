@@ -1,6 +1,18 @@
 //! Opaque bearer tokens: login tokens (`so_at_`, seed 000 and the clients) and named personal
 //! tokens (`so_pat_`, the `/tokens` page). Each is 256 random bits behind its prefix, stored only as
 //! a SHA-256 digest, and belongs to one sign-in: ending the sign-in revokes it.
+//!
+//! Checking one needs no database read most of the time: [`TokenCache`] keeps what a recent read
+//! said, and every use checks it against the same in-memory denylist as JWTs
+//! ([`super::revocations`]), so a token whose sign-in has ended is refused at once.
+
+use std::{
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
@@ -49,7 +61,83 @@ fn random_token(prefix: &str) -> SecretString {
 
 /// The stored form of an opaque token.
 pub fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(digest_bytes(token))
+}
+
+/// A token's SHA-256: [`digest`] before its hex encoding, and the key under which the in-memory
+/// caches (opaque tokens here, verified JWTs in [`super::jwt`]) remember a token without its text.
+pub(super) fn digest_bytes(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// How many opaque tokens [`TokenCache`] holds at most (about 300 bytes each).
+pub const CACHE_CAPACITY: usize = 100_000;
+
+/// How long a cached database read may be used. It must stay well below the time the denylist
+/// keeps an ended sign-in ([`super::ttl::ACCESS_TTL`], 15 minutes), which is what makes a cached
+/// token's revocation visible; a minute also bounds how stale the cached use times can be.
+pub const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// What a recent database read said about an active opaque token, by the SHA-256 of the token.
+///
+/// It holds no authority of its own: a hit is used only while the denylist is complete
+/// ([`super::revocations::Revocations::is_healthy`]; on PostgreSQL, while the notifications are
+/// heard) and the token's sign-in is not on it, the read is younger than [`CACHE_FOR`], and the
+/// token has not expired, nor its sign-in by idleness or age. Anything else goes to the database.
+pub struct TokenCache {
+    map: quick_cache::sync::Cache<[u8; 32], Arc<Known>>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self {
+            map: quick_cache::sync::Cache::new(CACHE_CAPACITY),
+        }
+    }
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("len", &self.map.len())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// How many tokens it holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// One cached read (see [`TokenCache`]).
+struct Known {
+    signin_id: String,
+    user: User,
+    kind: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    read_at: Instant,
+    /// Unix seconds, as last written (by this process) or read.
+    last_seen_at: AtomicI64,
+    /// Unix seconds; 0 when never used.
+    last_used_at: AtomicI64,
+}
+
+impl Known {
+    fn principal(&self) -> Principal {
+        Principal {
+            user: self.user.clone(),
+            signin_id: self.signin_id.clone(),
+            via: Via::Opaque,
+        }
+    }
 }
 
 pub(super) fn looks_opaque(token: &str) -> bool {
@@ -144,7 +232,37 @@ impl Auth {
     }
 
     pub(super) async fn resolve_opaque(&self, token: &str, record_use: bool) -> Result<Principal> {
-        let digest = digest(token);
+        let key = digest_bytes(token);
+        let at = now();
+        if self.revocations.is_healthy() {
+            if let Some(known) = self.token_cache.map.get(&key) {
+                if self.revocations.contains(&known.signin_id) {
+                    self.token_cache.map.remove(&key);
+                    return Err(AuthError::InvalidToken);
+                }
+                let usable = known.read_at.elapsed() < CACHE_FOR
+                    && known.expires_at.is_none_or(|e| e > at)
+                    && self
+                        .lifetime
+                        .expired(
+                            &known.kind,
+                            known.created_at,
+                            known.last_seen_at.load(Ordering::Relaxed),
+                            at,
+                        )
+                        .is_none();
+                if usable {
+                    if record_use {
+                        self.record_use(&known, &key, at);
+                    }
+                    return Ok(known.principal());
+                }
+                // Stale, or perhaps ended by its lifetime: the database decides.
+                self.token_cache.map.remove(&key);
+            }
+        }
+        let digest = hex::encode(key);
+        let read_at = Instant::now();
         let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(
             "SELECT t.signin_id, s.user_id, u.email, t.expires_at, t.last_used_at, \
                     s.kind, s.created_at, s.last_seen_at \
@@ -152,7 +270,6 @@ impl Auth {
              WHERE t.digest = $1 AND s.ended_at IS NULL")
             .bind(&digest).fetch_optional(p).await)?;
         let row = row.ok_or(AuthError::InvalidToken)?;
-        let at = now();
         if row.expires_at.is_some_and(|e| e <= at) {
             return Err(AuthError::InvalidToken);
         }
@@ -164,26 +281,62 @@ impl Auth {
                 .await?;
             return Err(AuthError::InvalidToken);
         }
-        if record_use
-            && row
-                .last_used_at
-                .is_none_or(|t| at - t >= self.lifetime.touch_every)
-        {
-            with_pool!(&self.db, p => sqlx::query(
-                "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")
-                .bind(at).bind(&digest).execute(p).await.map(|_| ()))?;
-            with_pool!(&self.db, p => sqlx::query(
-                "UPDATE signins SET last_seen_at = $1 WHERE id = $2")
-                .bind(at).bind(&row.signin_id).execute(p).await.map(|_| ()))?;
-        }
-        Ok(Principal {
+        // Cached even while the denylist is incomplete: a hit is used only once it is complete
+        // again, and an ending in between is on it by then (reloaded from the database).
+        let known = Arc::new(Known {
+            signin_id: row.signin_id,
             user: User {
                 id: row.user_id,
                 email: row.email,
             },
-            signin_id: row.signin_id,
-            via: Via::Opaque,
-        })
+            kind: row.kind,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            read_at,
+            last_seen_at: AtomicI64::new(row.last_seen_at),
+            last_used_at: AtomicI64::new(row.last_used_at.unwrap_or(0)),
+        });
+        if record_use {
+            self.record_use(&known, &key, at);
+        }
+        let principal = known.principal();
+        self.token_cache.map.insert(key, known);
+        Ok(principal)
+    }
+
+    /// Writes down that a token was used at `at`, at most once per `touch_every` per token and
+    /// process, in a task of its own: the request does not wait for the write. (A lost write only
+    /// makes "last used" and the idle clock lag by one interval.)
+    fn record_use(&self, known: &Known, key: &[u8; 32], at: i64) {
+        let last = known.last_used_at.load(Ordering::Relaxed);
+        if at - last < self.lifetime.touch_every {
+            return;
+        }
+        // Only the request that moves the time on writes.
+        if known
+            .last_used_at
+            .compare_exchange(last, at, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        known.last_seen_at.fetch_max(at, Ordering::Relaxed);
+        let (db, digest, signin_id) = (self.db.clone(), hex::encode(key), known.signin_id.clone());
+        tokio::spawn(async move {
+            let written: std::result::Result<(), sqlx::Error> = async {
+                with_pool!(&db, p => sqlx::query(
+                    "UPDATE tokens SET last_used_at = $1 WHERE digest = $2")
+                    .bind(at).bind(&digest).execute(p).await.map(|_| ()))?;
+                with_pool!(&db, p => sqlx::query(
+                    "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+                    .bind(at).bind(&signin_id).execute(p).await.map(|_| ()))?;
+                Ok(())
+            }
+            .await;
+            if let Err(err) = written {
+                tracing::warn!(error = %err, "a token's last use was not written");
+            }
+        });
     }
 }
 

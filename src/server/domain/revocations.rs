@@ -16,6 +16,19 @@
 //! for [`STALL_AFTER`] is treated as lost: the instance turns unhealthy (database checks) within
 //! a second, drops the connection and connects again.
 //!
+//! An instance that commits a revocation answers only once every other instance has applied it
+//! ([`Revocations::everyone_heard`]), so a client told "logged out" cannot race the notification to another
+//! instance's memory (its opaque-token cache, its JWT checks). The pings say who is listening:
+//! every instance hears every ping (`ping <instance> <generation>`, generation 0 while not
+//! listening). After applying revocations, an instance that knows of others says so
+//! (`ack <instance> <key>`, the latest key applied). PostgreSQL delivers the notifications of
+//! different transactions to every listener in commit order, so an acknowledgement of a later key
+//! covers every earlier one, and positions in one instance's stream compare across instances.
+//!
+//! An instance turns healthy only after it has heard one of its own pings sent after its reload,
+//! and has listened for two heartbeats: whatever was committed before that ping it holds, and any
+//! instance committing later knows it is listening, and waits for it.
+//!
 //! The same path tells open pages: an `/events` stream [`Revocations::watch`]es its sign-in, and
 //! every ending this process learns of (its own commits, other instances' notifications, a reload
 //! after the listener reconnects) wakes the streams of that sign-in with the reason.
@@ -23,7 +36,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, RwLock,
     },
     time::{Duration, Instant},
@@ -49,6 +62,23 @@ pub const SQLITE_POLL: Duration = Duration::from_millis(500);
 /// Connecting the listener (and reloading the denylist) may take this long at most.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a heard notification is remembered for [`Revocations::everyone_heard`] (whose waits last at
+/// most [`WAIT_AT_MOST`]).
+const ANNOUNCED_FOR: Duration = Duration::from_secs(3);
+
+/// How long [`Revocations::everyone_heard`] waits for the other instances at most. A listening instance
+/// that has not acknowledged by then has stalled: it has heard none of its own pings for
+/// [`STALL_AFTER`], noticed (within half a heartbeat) and checks in the database.
+pub const WAIT_AT_MOST: Duration = STALL_AFTER.saturating_add(HEARTBEAT);
+
+/// Another instance whose ping was not heard for this long is gone (stopped, or cut off from the
+/// database: then it cannot answer anything from memory for longer than [`STALL_AFTER`] either).
+const PEER_GONE_AFTER: Duration = Duration::from_millis(1400);
+
+/// An instance unhealthy for longer than this is in an outage, not connecting: its endings do not
+/// wait to hear themselves (there is nothing to hear; the other instances' fallbacks apply).
+pub const OUTAGE_AFTER: Duration = Duration::from_secs(5);
+
 /// Open streams per sign-in at most (one per tab of one browser).
 pub const MAX_WATCHERS_PER_SIGNIN: usize = 32;
 
@@ -57,9 +87,123 @@ pub const MAX_WATCHERS_PER_SIGNIN: usize = 32;
 pub struct Revocations {
     entries: RwLock<HashMap<String, i64>>,
     healthy: AtomicBool,
+    /// Since when it has been unhealthy (its start, at first).
+    down_since: std::sync::Mutex<Instant>,
+    /// PostgreSQL: other instances learn of endings by notification, so an ending is answered
+    /// only once every instance has applied it ([`Revocations::everyone_heard`]).
+    listens: bool,
+    /// This instance's name in pings and acknowledgements.
+    instance: String,
+    /// The listener connection's number while it is connected and caught up; 0 otherwise.
+    generation: AtomicU64,
+    /// What the notifications said lately.
+    heard: std::sync::Mutex<Heard>,
+    /// Woken whenever a revocation, a ping or an acknowledgement is heard.
+    announcement: tokio::sync::Notify,
+    /// The latest revocation key applied, for the acknowledging task.
+    applied: watch::Sender<Option<String>>,
+    /// Tests: how long the listener holds each revocation before applying it (milliseconds).
+    holding: AtomicU64,
     /// Per watched sign-in: a channel whose value becomes `Some(reason)` when it ends (`None`
     /// inside: ended, reason unknown).
     watchers: std::sync::Mutex<HashMap<String, watch::Sender<Option<Option<EndReason>>>>>,
+}
+
+/// What this instance heard of the stream of notifications.
+#[derive(Default)]
+struct Heard {
+    /// How many revocations it has heard: the position of the latest in the stream.
+    position: u64,
+    /// Revocation keys (sign-in ids, `jti`s) heard lately, with their position and when.
+    keys: HashMap<String, (u64, Instant)>,
+    /// When `keys` and `peers` were last pruned.
+    pruned: Option<Instant>,
+    /// The other instances heard lately, by name.
+    peers: HashMap<String, Peer>,
+}
+
+/// Another instance, as its pings and acknowledgements describe it.
+struct Peer {
+    seen: Instant,
+    listening: bool,
+    /// The position (in this instance's stream) of the latest revocation it has applied.
+    acked: u64,
+}
+
+impl Heard {
+    fn prune(&mut self) {
+        // At most once a second, so a burst of endings costs one pass, not one per ending.
+        if self
+            .pruned
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            self.keys.retain(|_, (_, at)| at.elapsed() < ANNOUNCED_FOR);
+            self.peers.retain(|_, p| p.seen.elapsed() < PEER_GONE_AFTER);
+            self.pruned = Some(Instant::now());
+        }
+    }
+
+    fn revoked(&mut self, key: &str) {
+        self.prune();
+        self.position += 1;
+        self.keys
+            .insert(key.to_owned(), (self.position, Instant::now()));
+    }
+
+    fn pinged(&mut self, peer: &str, generation: &str) {
+        self.prune();
+        let listening = generation != "0";
+        self.peers
+            .entry(peer.to_owned())
+            .and_modify(|p| {
+                p.seen = Instant::now();
+                p.listening = listening;
+            })
+            .or_insert(Peer {
+                seen: Instant::now(),
+                listening,
+                acked: 0,
+            });
+    }
+
+    fn acked(&mut self, peer: &str, key: &str) {
+        let Some(&(position, _)) = self.keys.get(key) else {
+            return;
+        };
+        let peer = self.peers.entry(peer.to_owned()).or_insert(Peer {
+            seen: Instant::now(),
+            listening: true,
+            acked: 0,
+        });
+        peer.seen = Instant::now();
+        peer.acked = peer.acked.max(position);
+    }
+
+    /// True once this instance has heard every key, and every other listening instance has
+    /// acknowledged a position at or after the latest of them.
+    fn everyone_has<'a>(&self, mut keys: impl Iterator<Item = &'a str>) -> bool {
+        let mut latest = 0;
+        let all_heard = keys.all(|k| match self.keys.get(k) {
+            Some(&(position, _)) => {
+                latest = latest.max(position);
+                true
+            }
+            None => false,
+        });
+        all_heard
+            && self
+                .peers
+                .values()
+                .all(|p| !p.listening || p.seen.elapsed() >= PEER_GONE_AFTER || p.acked >= latest)
+    }
+
+    /// True when another instance pinged lately (listening or still connecting: one that has
+    /// just started may already be waiting for an acknowledgement).
+    fn others_known(&self) -> bool {
+        self.peers
+            .values()
+            .any(|p| p.seen.elapsed() < PEER_GONE_AFTER)
+    }
 }
 
 /// A page's wait for the end of its sign-in; stops watching when dropped.
@@ -116,6 +260,14 @@ impl Revocations {
         let this = Arc::new(Self {
             entries: RwLock::new(HashMap::new()),
             healthy: AtomicBool::new(false),
+            down_since: std::sync::Mutex::new(Instant::now()),
+            listens: matches!(db, Db::Postgres(_)),
+            instance: uuid::Uuid::now_v7().simple().to_string(),
+            generation: AtomicU64::new(0),
+            heard: Default::default(),
+            announcement: tokio::sync::Notify::new(),
+            applied: watch::channel(None).0,
+            holding: AtomicU64::new(0),
             watchers: Default::default(),
         });
         match db {
@@ -177,6 +329,57 @@ impl Revocations {
         }
     }
 
+    fn set_healthy(&self, healthy: bool) {
+        if self.healthy.swap(healthy, Ordering::SeqCst) && !healthy {
+            *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
+        self.announcement.notify_waiters();
+    }
+
+    fn heard(&self) -> std::sync::MutexGuard<'_, Heard> {
+        self.heard.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// PostgreSQL: waits until this instance has heard the notifications of the revocations of
+    /// `keys` (sign-in ids and `jti`s committed by this process) and every other listening
+    /// instance has acknowledged applying them, at most [`WAIT_AT_MOST`].
+    ///
+    /// Then a token cached on another instance ([`super::opaque`]) or checked in its memory (a
+    /// JWT) is refused there before the client that asked for the revocation can reach it. While
+    /// this instance is connecting it waits for that first (its start, a lost connection); in an
+    /// outage (unhealthy for [`OUTAGE_AFTER`]) there is nothing to hear and it does not wait.
+    pub async fn everyone_heard<'a>(&self, keys: impl Iterator<Item = &'a str> + Clone) {
+        // Nothing to collect on SQLite, where there is nothing to wait for.
+        if !self.listens || keys.clone().next().is_none() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT_AT_MOST;
+        loop {
+            let notified = self.announcement.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_healthy() {
+                let down_since = *self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+                if down_since.elapsed() >= OUTAGE_AFTER {
+                    return;
+                }
+            } else if self.heard().everyone_has(keys.clone()) {
+                return;
+            }
+            // Woken by what is heard, and every heartbeat: a silent instance drops out.
+            let wake = deadline.min(tokio::time::Instant::now() + HEARTBEAT);
+            if tokio::time::timeout_at(wake, notified).await.is_err()
+                && tokio::time::Instant::now() >= deadline
+            {
+                tracing::warn!(
+                    revocations = keys.count(),
+                    "a revocation was not acknowledged by every instance in time"
+                );
+                return;
+            }
+        }
+    }
+
     /// Starts watching sign-in `signin_id` for its end; `None` when it already has
     /// [`MAX_WATCHERS_PER_SIGNIN`] watchers. The caller checks that the sign-in is active *after*
     /// this call, so that an ending between the check and the watch cannot be missed.
@@ -194,6 +397,13 @@ impl Revocations {
             signin_id: signin_id.to_owned(),
             owner: self.clone(),
         })
+    }
+
+    /// Tests: makes the listener hold every revocation for `delay` before applying it (a slow
+    /// instance, as seen by the others).
+    pub fn hold_notifications(&self, delay: Duration) {
+        self.holding
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// How many sign-ins have open pages watching them.
@@ -231,31 +441,63 @@ impl Revocations {
         let denied: Vec<(String, i64)> = with_pool!(db, p => sqlx::query_as(
             "SELECT jti, expires_at FROM jwt_denylist WHERE expires_at > $1")
             .bind(at).fetch_all(p).await)?;
-        let mut map = HashMap::with_capacity(ended.len() + denied.len());
+        // Merged, not replaced: an ending this process recorded while the rows were read is kept
+        // (every entry is a real revocation; expired ones go at the next prune).
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
         map.extend(
             ended
                 .into_iter()
                 .map(|(id, ended_at, _)| (id, ended_at + ACCESS_TTL)),
         );
         map.extend(denied);
-        *self.entries.write().unwrap_or_else(|e| e.into_inner()) = map;
+        drop(map);
         for (id, reason) in watched {
             self.wake(&id, reason);
         }
         Ok(())
     }
 
-    fn apply(&self, payload: &str) {
+    /// Tests: holds a revocation for [`Revocations::hold_notifications`]' delay.
+    async fn hold(&self, payload: &str) -> &Self {
+        let ms = self.holding.load(Ordering::Relaxed);
+        if ms > 0 && (payload.starts_with("sid ") || payload.starts_with("jti ")) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        self
+    }
+
+    /// Applies one notification; returns the generation when it is one of this instance's pings.
+    fn apply(&self, payload: &str) -> Option<u64> {
         let mut parts = payload.split(' ');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("sid"), Some(id), reason) => {
-                self.signin_ended(id, reason.and_then(EndReason::parse))
+                self.signin_ended(id, reason.and_then(EndReason::parse));
+                self.heard().revoked(id);
+                self.applied.send_replace(Some(id.to_owned()));
             }
             (Some("jti"), Some(jti), Some(exp)) => {
-                self.insert(jti, exp.parse().unwrap_or(now() + ACCESS_TTL))
+                self.insert(jti, exp.parse().unwrap_or(now() + ACCESS_TTL));
+                self.heard().revoked(jti);
+                self.applied.send_replace(Some(jti.to_owned()));
             }
-            _ => tracing::warn!("ignoring a malformed revocation notification"),
+            (Some("ping"), Some(instance), generation) if instance == self.instance => {
+                return generation.and_then(|g| g.parse().ok());
+            }
+            // Another instance's ping (one without a generation takes no part in acknowledging).
+            (Some("ping"), Some(instance), generation) => {
+                self.heard().pinged(instance, generation.unwrap_or("0"))
+            }
+            (Some("ack"), Some(instance), Some(key)) if instance != self.instance => {
+                self.heard().acked(instance, key)
+            }
+            (Some("ack"), _, _) => return None,
+            _ => {
+                tracing::warn!("ignoring a malformed revocation notification");
+                return None;
+            }
         }
+        self.announcement.notify_waiters();
+        None
     }
 
     async fn listen(
@@ -265,8 +507,9 @@ impl Revocations {
         retry: Duration,
         listen_url: Option<String>,
     ) {
-        let ping = format!("ping {}", uuid::Uuid::now_v7());
-        tokio::spawn(heartbeat(pool.clone(), ping.clone()));
+        tokio::spawn(self.clone().heartbeat(pool.clone()));
+        tokio::spawn(Self::acknowledge(Arc::downgrade(&self), pool.clone()));
+        let mut generation = 0;
         loop {
             let connected = tokio::time::timeout(
                 CONNECT_TIMEOUT,
@@ -275,10 +518,11 @@ impl Revocations {
             .await;
             match connected {
                 Ok(Ok(listener)) => {
-                    self.healthy.store(true, Ordering::SeqCst);
-                    tracing::info!(entries = self.len(), "revocation listener up");
-                    self.follow(listener, &ping).await;
-                    self.healthy.store(false, Ordering::SeqCst);
+                    generation += 1;
+                    self.generation.store(generation, Ordering::SeqCst);
+                    self.follow(listener, generation).await;
+                    self.generation.store(0, Ordering::SeqCst);
+                    self.set_healthy(false);
                 }
                 Ok(Err(err)) => tracing::warn!(error = %err, "revocation listener cannot connect"),
                 Err(_) => tracing::warn!("revocation listener: connecting timed out"),
@@ -288,8 +532,9 @@ impl Revocations {
     }
 
     /// Applies notifications until the connection is lost or stalls (no ping of ours heard for
-    /// [`STALL_AFTER`]).
-    async fn follow(&self, mut listener: PgListener, ping: &str) {
+    /// [`STALL_AFTER`]). Turns healthy once a ping of this `generation` has been heard and the
+    /// listener has been up for two heartbeats (every other instance has pinged meanwhile).
+    async fn follow(&self, mut listener: PgListener, generation: u64) {
         // The listener reads in a task of its own, so that the stall check never cancels a read
         // half-way.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
@@ -301,14 +546,20 @@ impl Revocations {
                 }
             }
         });
-        let mut last_ping = Instant::now();
+        let up_at = Instant::now();
+        let mut last_ping = up_at;
+        let mut caught_up = false;
         let mut check = tokio::time::interval(HEARTBEAT / 2);
         loop {
             tokio::select! {
                 payload = rx.recv() => match payload {
-                    Some(p) if p == ping => last_ping = Instant::now(),
-                    Some(p) if p.starts_with("ping ") => {}
-                    Some(p) => self.apply(&p),
+                    Some(p) => match self.hold(&p).await.apply(&p) {
+                        Some(g) => {
+                            last_ping = Instant::now();
+                            caught_up |= g == generation;
+                        }
+                        None => continue,
+                    },
                     None => {
                         tracing::warn!("revocation listener lost its connection: checking JWTs in the database");
                         break;
@@ -318,6 +569,10 @@ impl Revocations {
                     tracing::warn!("revocation listener stalled (no heartbeat): checking JWTs in the database");
                     break;
                 },
+            }
+            if caught_up && !self.is_healthy() && up_at.elapsed() >= 2 * HEARTBEAT {
+                self.set_healthy(true);
+                tracing::info!(entries = self.len(), "revocation listener up");
             }
         }
         reader.abort();
@@ -368,22 +623,55 @@ impl Revocations {
     }
 }
 
-/// Pings this instance's own listener through the database every [`HEARTBEAT`], forever.
-async fn heartbeat(pool: sqlx::PgPool, ping: String) {
-    let mut tick = tokio::time::interval(HEARTBEAT);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
+impl Revocations {
+    /// Pings this instance's own listener through the database every [`HEARTBEAT`], forever,
+    /// saying which connection is listening (0: none).
+    async fn heartbeat(self: Arc<Self>, pool: sqlx::PgPool) {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            let generation = self.generation.load(Ordering::SeqCst);
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(format!("ping {} {generation}", self.instance))
+                .execute(&pool)
+                .await;
+            if let Err(err) = sent {
+                tracing::debug!(error = %err, "revocation heartbeat not sent");
+            }
         }
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&ping)
-            .execute(&pool)
-            .await;
-        if let Err(err) = sent {
-            tracing::debug!(error = %err, "revocation heartbeat not sent");
+    }
+
+    /// Tells the other instances which revocation this one applied last, when there are others
+    /// to tell (one acknowledgement covers every revocation applied since the previous one).
+    /// (It holds the instance weakly: dropping the instance ends it.)
+    async fn acknowledge(this: std::sync::Weak<Self>, pool: sqlx::PgPool) {
+        let Some(mut applied) = this.upgrade().map(|t| t.applied.subscribe()) else {
+            return;
+        };
+        while applied.changed().await.is_ok() {
+            let Some(key) = applied.borrow_and_update().clone() else {
+                continue;
+            };
+            let Some(this) = this.upgrade() else { return };
+            if pool.is_closed() {
+                return;
+            }
+            if !this.heard().others_known() {
+                continue;
+            }
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(format!("ack {} {key}", this.instance))
+                .execute(&pool)
+                .await;
+            if let Err(err) = sent {
+                tracing::debug!(error = %err, "revocation acknowledgement not sent");
+            }
         }
     }
 }

@@ -29,11 +29,11 @@ impl Auth {
         if looks_opaque(token) {
             return Ok(Caller::Opaque(digest(token)));
         }
-        let claims = self.keys.verify(token, "access")?;
+        let claims = self.keys.verify_access(token)?;
         Ok(Caller::Jwt {
-            sid: claims.sid,
-            sub: claims.sub,
-            jti: claims.jti,
+            sid: claims.sid.clone(),
+            sub: claims.sub.clone(),
+            jti: claims.jti.clone(),
         })
     }
 

@@ -2,7 +2,7 @@
 //!
 //! | path | what |
 //! | --- | --- |
-//! | `/`, `/sessions`, `/tokens`, `/account/password`, `/docs/api`, `/login`, `/register` | Leptos pages (server-rendered, hydrated), served by [`crate::server::pages`]; who may see each is in [`crate::routes`] |
+//! | `/`, `/sessions`, `/tokens`, `/account/password`, `/docs/api`, `/login`, `/register` | Leptos pages (server-rendered; islands in the browser), served by [`crate::server::pages`]; who may see each is in [`crate::routes`] |
 //! | `/_fn/*` | their server functions (`crate::pages::*`, bodies in `crate::server::pages::*`) |
 //! | `/api/v1/account/*` | seed 000: register, login, me, logout (`GET ?token=`) |
 //! | `/api/v1/logout` | seed 002: `DELETE`, 204 |
@@ -13,12 +13,14 @@
 //! | `/healthz`, `/readyz` | liveness (no I/O) and readiness (database, denylist) probes |
 //! | `/events` | live sign-out of open pages (server-sent events, session cookie) |
 //! | `/clients/signoff.js`, `.d.ts` | the seed 003 JavaScript client |
-//! | `/pkg/*`, `/favicon.svg` | static assets |
+//! | `/pkg/*` | the browser bundle, hashed names cached for a year, brotli or gzip ([`assets`]) |
+//! | `/favicon.svg` | static files of `public/` |
 //!
 //! [`session`] is the browser's web session and [`extract`] what handlers read off a request; this
 //! layer never imports the pages (they are passed to [`router`]).
 
 pub mod api;
+pub mod assets;
 pub mod events;
 pub mod extract;
 pub mod guard;
@@ -37,21 +39,50 @@ use crate::server::{sessions::Sessions, AppState};
 /// The application's router, with every layer applied. `pages` serves the Leptos pages, their
 /// server functions and static files (see [`crate::server::pages`]); it is passed in so that this
 /// layer never depends on the app.
+///
+/// Two halves, so that each request pays only for the layers it uses:
+/// - **stateless**: the token-authenticated APIs, the probes, the bundle and the JavaScript client,
+///   without the browser's session (no cookie parsed, no session looked at);
+/// - **browser**: the pages, their server functions, `/events`, seed 001 (it takes the session
+///   cookie) and every unknown path, behind the session layer, the page guard and the cross-site
+///   check.
 pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> Router {
     let session_layer = session::layer(&state, sessions);
+    let no_store = SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
 
-    Router::new()
+    let apis = Router::new()
         .merge(api::router())
+        .layer(api::EnvelopeLayer)
         .merge(health::router())
+        .route(
+            "/clients/signoff.js",
+            get(|| async { (JS, include_str!("../../../clients/js/signoff.js")) }),
+        )
+        .route(
+            "/clients/signoff.d.ts",
+            get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }),
+        )
+        .layer(no_store);
+    let browser = Router::new()
+        .merge(api::browser_router())
         .route("/events", get(events::events))
-        .route("/clients/signoff.js", get(|| async { (JS, include_str!("../../../clients/js/signoff.js")) }))
-        .route("/clients/signoff.d.ts", get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }))
         .merge(pages)
-        .layer(middleware::from_fn(api::envelope))
+        .layer(api::EnvelopeLayer)
         .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
         .layer(middleware::from_fn(guard::server_fn_errors))
         .layer(middleware::from_fn(guard::cross_site))
-        .layer(session_layer)
+        .layer(session_layer);
+
+    Router::new()
+        .merge(apis)
+        .merge(assets::router(
+            &state.leptos_options.site_root,
+            &state.leptos_options.site_pkg_dir,
+        ))
+        .merge(browser)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -4,7 +4,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{RawQuery, Request, State},
     response::IntoResponse,
     routing::{get, post},
     Json, Router,
@@ -80,7 +80,7 @@ struct Credentials {
 /// The errors every seed 000 endpoint may answer, each in the dialect's envelope: declared once for
 /// the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
 enum AccountErrors {
     #[response(status = 405, description = "Wrong method (with `Allow`)")]
     MethodNotAllowed(super::schemas::AccountError),
@@ -172,12 +172,11 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::schemas::AccountError),
         AccountErrors,
     ))]
-async fn me(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Reply<Account> {
-    let who = authenticate(&state, token(query.as_deref(), &headers)?).await?;
+async fn me(State(state): State<AppState>, req: Request) -> Reply<Account> {
+    // The request itself, not `RawQuery` and `HeaderMap`: those extractors copy the query and
+    // every header, on the API's most frequent call.
+    let token = token(req.uri().query(), req.headers())?;
+    let who = authenticate(&state, token.as_deref()).await?;
     Ok(Json(AccountUser {
         data: UserData {
             user: UserObject::from(&who.user),
@@ -222,16 +221,20 @@ async fn get_only() -> axum::response::Response {
     res
 }
 
-/// The `token` query parameter if present and non-empty, else the bearer header.
-fn token(query: Option<&str>, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+/// The `token` query parameter if present and non-empty, else the bearer header (borrowed, as a
+/// query parameter is too when it needs no decoding).
+fn token<'a>(
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+) -> Result<Option<std::borrow::Cow<'a, str>>, ApiError> {
     let from_query = query.and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
+            .map(|(_, v)| v)
             .filter(|v| !v.is_empty())
     });
     match from_query {
         Some(t) => Ok(Some(t)),
-        None => bearer(headers),
+        None => Ok(bearer(headers)?.map(std::borrow::Cow::Borrowed)),
     }
 }

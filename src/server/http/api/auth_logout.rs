@@ -102,7 +102,7 @@ pub fn router() -> Router<AppState> {
 /// The errors every seed 001 endpoint may answer, each in the dialect's envelope: declared once for
 /// the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
 enum AuthLogoutErrors {
     #[response(status = 405, description = "Wrong method (with `Allow`)")]
     MethodNotAllowed(super::schemas::DescribedError),
@@ -144,7 +144,7 @@ async fn logout(
 ) -> Reply<AuthLogout> {
     // The cookie's sign-in is read only when no bearer token is sent.
     let (caller, cookie_signin) = match bearer(&headers)? {
-        Some(token) => (state.auth.caller_for_token(&token)?, None),
+        Some(token) => (state.auth.caller_for_token(token)?, None),
         None => {
             let (_, signin) = check(&state, &session)
                 .await?

@@ -116,7 +116,7 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
 /// The errors every seed 004 endpoint may answer, each in the dialect's envelope: declared once for
 /// the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
 enum JwtErrors {
     #[response(status = 405, description = "Wrong method (with `Allow`)")]
     MethodNotAllowed(super::schemas::JwtPlain),
@@ -194,11 +194,11 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
     ))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
     let token = bearer(&headers)?;
-    let caller = logout_caller(&state, token.clone())?;
+    let caller = logout_caller(&state, token)?;
     if let (Caller::Opaque(_), Some(token)) = (&caller, token) {
         // An opaque token's sign-in has no refresh token, so no pair can match: after checking
         // the token (a 503 or 500 when storage fails, as elsewhere) and the body, 401.
-        state.auth.resolve_for_logout(&token).await?;
+        state.auth.resolve_for_logout(token).await?;
         required(&object(&body)?, "refresh_token")?;
         return Err(ApiError::Unauthorized.into());
     }

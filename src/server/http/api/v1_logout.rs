@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 /// The errors every seed 002 endpoint may answer, each in the dialect's envelope: declared once for
 /// the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::envelope`].
+#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
 enum V1LogoutErrors {
     #[response(status = 405, description = "Wrong method (with `Allow`)")]
     MethodNotAllowed(super::schemas::Message),
