@@ -65,7 +65,7 @@ pub fn digest(token: &str) -> String {
 }
 
 /// A token's SHA-256: [`digest`] before its hex encoding, and the key under which the in-memory
-/// caches (opaque tokens here, verified JWTs in [`super::jwt`]) remember a token without its text.
+/// cache of opaque tokens ([`TokenCache`]) remembers a token without its text.
 pub(super) fn digest_bytes(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }

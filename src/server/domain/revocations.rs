@@ -291,10 +291,14 @@ impl Revocations {
 
     /// True when `key` (a sign-in id or a `jti`) is revoked.
     pub fn contains(&self, key: &str) -> bool {
-        self.entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(key)
+        self.contains_any(&[key])
+    }
+
+    /// True when any of `keys` is revoked, under one read of the lock (a JWT is checked by its
+    /// sign-in and its `jti` on every request).
+    pub fn contains_any(&self, keys: &[&str]) -> bool {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().any(|key| entries.contains_key(*key))
     }
 
     /// How many entries it holds.

@@ -46,12 +46,20 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 7 {
         return Err(ApiError::Unauthorized);
     }
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || !is_token68(token.as_bytes()) {
+    // Bytes first: the token's characters are checked once, by `is_token68` (all ASCII), rather
+    // than once more by `HeaderValue::to_str`.
+    let value = value.as_bytes();
+    let space = value
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ApiError::Unauthorized)?;
+    let (scheme, token) = (&value[..space], &value[space + 1..]);
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() || !is_token68(token) {
         return Err(ApiError::Unauthorized);
     }
-    Ok(Some(token))
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| ApiError::Unauthorized)
 }
 
 /// Whether every byte is one of RFC 6750's `b64token` characters. A fold rather than `all`: without

@@ -29,6 +29,7 @@ pub mod session;
 
 use axum::{middleware, routing::get, Router};
 use http::{header, HeaderValue, Request};
+use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveHeadersLayer,
     set_header::SetResponseHeaderLayer, trace::TraceLayer,
@@ -53,9 +54,16 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
         HeaderValue::from_static("no-store"),
     );
 
-    let apis = Router::new()
-        .merge(api::router())
-        .layer(api::EnvelopeLayer)
+    // Each stack of layers is applied in one `Router::layer` call: axum wraps every route in each
+    // call's layer and boxes it again, and every box is cloned on every request. One call per stack
+    // is one clone per stack (the outermost layer comes first in a `ServiceBuilder`).
+    let apis = Router::new().merge(api::router()).layer(
+        ServiceBuilder::new()
+            .layer(no_store.clone())
+            .layer(api::EnvelopeLayer)
+            .layer(api::body_limit()),
+    );
+    let stateless = Router::new()
         .merge(health::router())
         .route(
             "/clients/signoff.js",
@@ -78,31 +86,40 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
 
     Router::new()
         .merge(apis)
+        .merge(stateless)
         .merge(assets::router(
             &state.leptos_options.site_root,
             &state.leptos_options.site_pkg_dir,
         ))
         .merge(browser)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
         .layer(
-            // Spans carry the method and the path only: a query string may hold a token (seed 000).
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::new())
+                .layer(SetSensitiveHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                    header::SET_COOKIE,
+                ]))
+                // Spans carry the method and the path only: a query string may hold a token (seed
+                // 000).
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    }),
+                )
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                )),
         )
-        .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
-        .layer(CatchPanicLayer::new())
         .with_state(state)
 }
 

@@ -36,7 +36,9 @@ pub use error::ApiError;
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// The JSON API routes authenticated by tokens alone, each dialect's under its own prefix (see
-/// [`dialect_for`]). Seed 001 also reads the browser's cookie: it is [`browser_router`].
+/// [`dialect_for`]), without layers: [`super::router`] puts the body limit ([`body_limit`]) and the
+/// envelope around them together with its own. Seed 001 also reads the browser's cookie: it is
+/// [`browser_router`].
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(v1_logout::router())
@@ -44,13 +46,17 @@ pub fn router() -> Router<AppState> {
         .merge(jwt::router())
         .merge(oauth::router())
         .merge(openapi::router())
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The largest body an API handler reads ([`BODY_LIMIT`]), as a layer.
+pub fn body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(BODY_LIMIT)
 }
 
 /// Seed 001 (`/auth/logout`), which takes a bearer token or the browser's session cookie: served
 /// behind the session layer.
 pub fn browser_router() -> Router<AppState> {
-    auth_logout::router().layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+    auth_logout::router().layer(body_limit())
 }
 
 /// The dialects, by the path prefix they own.
@@ -210,13 +216,10 @@ pub struct Envelope<S> {
 impl<S> tower::Service<Request> for Envelope<S>
 where
     S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send + 'static>,
-    >;
+    type Future = EnvelopeFuture<S::Future>;
 
     fn poll_ready(
         &mut self,
@@ -228,16 +231,55 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let dialect = dialect_for(req.uri().path());
         if let Some(refused) = dialect.and_then(|d| refuse(d, &req)) {
-            return Box::pin(std::future::ready(Ok(refused)));
+            return EnvelopeFuture::Refused {
+                answer: Some(refused),
+            };
         }
-        let answer = self.inner.call(req);
-        Box::pin(async move {
-            let res = answer.await?;
-            Ok(match dialect {
-                Some(dialect) => in_envelope(dialect, res),
-                None => res,
-            })
-        })
+        EnvelopeFuture::Inner {
+            answer: self.inner.call(req),
+            dialect,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Envelope`]: a refusal at once, or the inner service's answer in the
+    /// dialect's envelope. A type of its own rather than a boxed future: no allocation per request.
+    #[project = EnvelopeFutureProj]
+    pub enum EnvelopeFuture<F> {
+        /// Refused before the inner service was called.
+        Refused { answer: Option<Response> },
+        /// The inner service's answer, on its way.
+        Inner {
+            #[pin]
+            answer: F,
+            dialect: Option<DialectKind>,
+        },
+    }
+}
+
+impl<F> std::future::Future for EnvelopeFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, std::convert::Infallible>>,
+{
+    type Output = Result<Response, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            EnvelopeFutureProj::Refused { answer } => std::task::Poll::Ready(Ok(answer
+                .take()
+                .expect("an envelope future is not polled after it is ready"))),
+            EnvelopeFutureProj::Inner { answer, dialect } => {
+                let res = std::task::ready!(answer.poll(cx))?;
+                std::task::Poll::Ready(Ok(match *dialect {
+                    Some(dialect) => in_envelope(dialect, res),
+                    None => res,
+                }))
+            }
+        }
     }
 }
 

@@ -34,6 +34,15 @@ pub struct UserObject {
     pub email: String,
 }
 
+impl From<crate::server::domain::User> for UserObject {
+    fn from(user: crate::server::domain::User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+        }
+    }
+}
+
 impl From<&crate::server::domain::User> for UserObject {
     fn from(user: &crate::server::domain::User) -> Self {
         Self {
