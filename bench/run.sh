@@ -37,10 +37,10 @@ export SIGNOFF_JWT_SECRET=${SIGNOFF_JWT_SECRET:-benchmark-only-secret-not-for-pr
 
 echo "building the release server (cargo leptos build --release)" >&2
 cargo leptos build --release >&2
-cargo build --release --no-default-features --features ssr --bin signoff-bench --bin bare-axum >&2
+cargo build --profile bench-tools --no-default-features --features ssr --bin signoff-bench --bin bare-axum >&2
 BIN=$PWD/target/release/signoff
-BENCH_BIN=$PWD/target/release/signoff-bench
-BARE_BIN=$PWD/target/release/bare-axum
+BENCH_BIN=$PWD/target/bench-tools/signoff-bench
+BARE_BIN=$PWD/target/bench-tools/bare-axum
 work=$(mktemp -d)
 pids=()
 cleanup() {

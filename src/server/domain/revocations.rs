@@ -85,7 +85,10 @@ pub const MAX_WATCHERS_PER_SIGNIN: usize = 32;
 /// Revoked sign-in ids and `jti`s, each with its expiry (Unix seconds), and the open pages waiting
 /// to hear of an ending.
 pub struct Revocations {
-    entries: RwLock<HashMap<String, i64>>,
+    /// Keyed by ids this server made (sign-in ids, `jti`s), never by what a client sends: ahash
+    /// instead of the standard library's SipHash, whose flooding resistance buys nothing here and
+    /// whose cost every JWT-authenticated request paid twice.
+    entries: RwLock<HashMap<String, i64, ahash::RandomState>>,
     healthy: AtomicBool,
     /// Since when it has been unhealthy (its start, at first).
     down_since: std::sync::Mutex<Instant>,
@@ -258,7 +261,7 @@ impl Revocations {
     /// a session of its own, which a transaction-pooling proxy in front of the pool cannot give).
     pub async fn start(db: &Db, retry: Duration, listen_url: Option<String>) -> Result<Arc<Self>> {
         let this = Arc::new(Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             healthy: AtomicBool::new(false),
             down_since: std::sync::Mutex::new(Instant::now()),
             listens: matches!(db, Db::Postgres(_)),

@@ -285,6 +285,10 @@ where
 
 /// The answer to a request refused before its body is read, if it is.
 fn refuse(dialect: DialectKind, req: &Request) -> Option<Response> {
+    // Most API calls (`me`, the GET and DELETE logouts) declare no body: nothing to refuse.
+    if !has_body(req.headers()) {
+        return None;
+    }
     // A declared length over the limit is refused before the body is read at all.
     let too_long = req
         .headers()
@@ -299,11 +303,7 @@ fn refuse(dialect: DialectKind, req: &Request) -> Option<Response> {
     // no-CORS fetch can send: a form, multipart, text/plain) is 415. A body with no declared type
     // is parsed as JSON (400 when it is not), as the seeds' own clients send it.
     let declared = req.headers().contains_key(header::CONTENT_TYPE);
-    if dialect != DialectKind::OAuth
-        && has_body(req.headers())
-        && declared
-        && !is_json(req.headers())
-    {
+    if dialect != DialectKind::OAuth && declared && !is_json(req.headers()) {
         return Some(dialect.render(ApiError::UnsupportedMediaType));
     }
     None
