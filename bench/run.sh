@@ -238,6 +238,11 @@ echo "bundle (file, bytes, gzip -9 bytes, brotli bytes as served):"
 echo "$bundle"
 echo "wasm + JS gzip: $(awk '{ s += $3 } END { printf "%.1f KB", s / 1024 }' <<<"$bundle")," \
   "brotli: $(awk '{ s += $4 } END { printf "%.1f KB", s / 1024 }' <<<"$bundle")"
+echo
+# What the servers warned about under load (RUST_LOG=warn), counted by message.
+echo "server warnings (count, message):"
+cat "$work"/server-*.log 2>/dev/null | grep -E ' WARN ' | sed -E 's/^.* WARN //; s/\x1b\[[0-9;]*m//g' \
+  | sort | uniq -c | sort -rn | head -5 || true
 ratio() { awk -v a="${RPS[$1]}" -v b="${RPS[$2]}" 'BEGIN {printf "%.0f %%", 100 * a / b}'; }
 echo
 echo "ratios (fast reads):"
