@@ -78,11 +78,14 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
         .merge(api::browser_router())
         .route("/events", get(events::events))
         .merge(pages)
-        .layer(api::EnvelopeLayer)
-        .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
-        .layer(middleware::from_fn(guard::server_fn_errors))
-        .layer(middleware::from_fn(guard::cross_site))
-        .layer(session_layer);
+        .layer(
+            ServiceBuilder::new()
+                .layer(session_layer)
+                .layer(middleware::from_fn(guard::cross_site))
+                .layer(middleware::from_fn(guard::server_fn_errors))
+                .layer(middleware::from_fn_with_state(state.clone(), guard::pages))
+                .layer(api::EnvelopeLayer),
+        );
 
     Router::new()
         .merge(apis)
