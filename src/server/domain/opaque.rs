@@ -8,7 +8,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -118,8 +118,11 @@ impl TokenCache {
 
 /// One cached read (see [`TokenCache`]).
 struct Known {
-    signin_id: String,
-    user: User,
+    /// Whose token it is and of which sign-in: shared with every request it authenticates.
+    principal: Arc<Principal>,
+    /// The denylist's version when its sign-in was last found absent from it (see
+    /// `Revocations::version`; `u64::MAX`: not yet).
+    clean_at: AtomicU64,
     kind: String,
     created_at: i64,
     expires_at: Option<i64>,
@@ -131,12 +134,8 @@ struct Known {
 }
 
 impl Known {
-    fn principal(&self) -> Principal {
-        Principal {
-            user: self.user.clone(),
-            signin_id: self.signin_id.clone(),
-            via: Via::Opaque,
-        }
+    fn signin_id(&self) -> &str {
+        &self.principal.signin_id
     }
 }
 
@@ -231,14 +230,23 @@ impl Auth {
             .bind(user_id).fetch_all(p).await)?)
     }
 
-    pub(super) async fn resolve_opaque(&self, token: &str, record_use: bool) -> Result<Principal> {
+    pub(super) async fn resolve_opaque(
+        &self,
+        token: &str,
+        record_use: bool,
+    ) -> Result<Arc<Principal>> {
         let key = digest_bytes(token);
         let at = now();
         if self.revocations.is_healthy() {
             if let Some(known) = self.token_cache.map.get(&key) {
-                if self.revocations.contains(&known.signin_id) {
-                    self.token_cache.map.remove(&key);
-                    return Err(AuthError::InvalidToken);
+                // Looked up only when the denylist has grown since the last look.
+                let version = self.revocations.version();
+                if known.clean_at.load(Ordering::Relaxed) != version {
+                    if self.revocations.contains(known.signin_id()) {
+                        self.token_cache.map.remove(&key);
+                        return Err(AuthError::InvalidToken);
+                    }
+                    known.clean_at.store(version, Ordering::Relaxed);
                 }
                 let usable = known.read_at.elapsed() < CACHE_FOR
                     && known.expires_at.is_none_or(|e| e > at)
@@ -255,7 +263,7 @@ impl Auth {
                     if record_use {
                         self.record_use(&known, &key, at);
                     }
-                    return Ok(known.principal());
+                    return Ok(known.principal.clone());
                 }
                 // Stale, or perhaps ended by its lifetime: the database decides.
                 self.token_cache.map.remove(&key);
@@ -284,11 +292,15 @@ impl Auth {
         // Cached even while the denylist is incomplete: a hit is used only once it is complete
         // again, and an ending in between is on it by then (reloaded from the database).
         let known = Arc::new(Known {
-            signin_id: row.signin_id,
-            user: User {
-                id: row.user_id,
-                email: row.email,
-            },
+            principal: Arc::new(Principal {
+                user: User {
+                    id: row.user_id,
+                    email: row.email,
+                },
+                signin_id: row.signin_id,
+                via: Via::Opaque,
+            }),
+            clean_at: AtomicU64::new(u64::MAX),
             kind: row.kind,
             created_at: row.created_at,
             expires_at: row.expires_at,
@@ -299,7 +311,7 @@ impl Auth {
         if record_use {
             self.record_use(&known, &key, at);
         }
-        let principal = known.principal();
+        let principal = known.principal.clone();
         self.token_cache.map.insert(key, known);
         Ok(principal)
     }
@@ -321,7 +333,11 @@ impl Auth {
             return;
         }
         known.last_seen_at.fetch_max(at, Ordering::Relaxed);
-        let (db, digest, signin_id) = (self.db.clone(), hex::encode(key), known.signin_id.clone());
+        let (db, digest, signin_id) = (
+            self.db.clone(),
+            hex::encode(key),
+            known.signin_id().to_owned(),
+        );
         tokio::spawn(async move {
             let written: std::result::Result<(), sqlx::Error> = async {
                 with_pool!(&db, p => sqlx::query(
@@ -347,6 +363,28 @@ mod tests {
 
     async fn user(auth: &Auth, email: &str) -> User {
         auth.register(email, "correct horse".into()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_refused_once_its_signin_is_denied() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let issued = auth
+            .issue_opaque(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        let token = issued.token.expose_secret();
+        let who = auth.resolve(token).await.unwrap();
+        // From the cache, the same principal, the denylist not looked at again.
+        assert!(Arc::ptr_eq(&who, &auth.resolve(token).await.unwrap()));
+        assert_eq!(auth.token_cache.len(), 1);
+        // An ending announced by another instance, as its notification is applied here.
+        auth.revocations.signin_ended(&who.signin_id, None);
+        assert!(matches!(
+            auth.resolve(token).await,
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(auth.token_cache.is_empty(), "dropped from the cache");
     }
 
     #[tokio::test]
@@ -380,7 +418,7 @@ mod tests {
         assert_eq!(listed[0].name, "CI deploy");
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
         assert_eq!(who.via, Via::Opaque);
-        auth.logout(Caller::from(&who), Scope::Local, "test")
+        auth.logout(Caller::from(&*who), Scope::Local, "test")
             .await
             .unwrap();
         assert!(auth.personal_tokens(&ada.id).await.unwrap().is_empty());

@@ -89,6 +89,9 @@ pub struct Revocations {
     /// instead of the standard library's SipHash, whose flooding resistance buys nothing here and
     /// whose cost every JWT-authenticated request paid twice.
     entries: RwLock<HashMap<String, i64, ahash::RandomState>>,
+    /// Changes with every addition to `entries`, while its write lock is held (see
+    /// [`Revocations::version`]).
+    version: AtomicU64,
     healthy: AtomicBool,
     /// Since when it has been unhealthy (its start, at first).
     down_since: std::sync::Mutex<Instant>,
@@ -262,6 +265,7 @@ impl Revocations {
     pub async fn start(db: &Db, retry: Duration, listen_url: Option<String>) -> Result<Arc<Self>> {
         let this = Arc::new(Self {
             entries: RwLock::new(HashMap::default()),
+            version: AtomicU64::new(0),
             healthy: AtomicBool::new(false),
             down_since: std::sync::Mutex::new(Instant::now()),
             listens: matches!(db, Db::Postgres(_)),
@@ -304,6 +308,19 @@ impl Revocations {
         keys.iter().any(|key| entries.contains_key(*key))
     }
 
+    /// A number that changes whenever a key is added (and whenever the denylist becomes complete
+    /// again), never otherwise: a key found absent at version `v` is still absent while
+    /// `version()` is `v`.
+    ///
+    /// Why it holds: an addition changes the version before it releases the write lock, and a
+    /// reader takes the version before its lookup. A lookup that missed an addition ran before it,
+    /// so the version it was paired with is older than the addition's; a reader that takes the
+    /// version after a logout was answered sees the new one. The JWT check uses it to skip the
+    /// lookup (and the lock, whose reader count every core writes) while nothing was added.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     /// How many entries it holds.
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
@@ -316,10 +333,9 @@ impl Revocations {
 
     /// Records a revocation made by this process (after its transaction committed).
     pub fn insert(&self, key: &str, expires_at: i64) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_owned(), expires_at);
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(key.to_owned(), expires_at);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Records the end of a sign-in (committed by this process, or announced by another) and
@@ -337,6 +353,10 @@ impl Revocations {
     }
 
     fn set_healthy(&self, healthy: bool) {
+        if healthy {
+            // Whatever was learnt while it was incomplete is checked again.
+            self.version.fetch_add(1, Ordering::Release);
+        }
         if self.healthy.swap(healthy, Ordering::SeqCst) && !healthy {
             *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         }
@@ -457,6 +477,7 @@ impl Revocations {
                 .map(|(id, ended_at, _)| (id, ended_at + ACCESS_TTL)),
         );
         map.extend(denied);
+        self.version.fetch_add(1, Ordering::Release);
         drop(map);
         for (id, reason) in watched {
             self.wake(&id, reason);
@@ -680,5 +701,28 @@ impl Revocations {
                 tracing::debug!(error = %err, "revocation acknowledgement not sent");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::tests::auth;
+
+    #[tokio::test]
+    async fn the_version_changes_with_every_addition_and_only_then() {
+        let auth = auth().await;
+        let denylist = &auth.revocations;
+        let before = denylist.version();
+        assert!(!denylist.contains_any(&["sid-1", "jti-1"]));
+        assert_eq!(denylist.prune(), 0);
+        assert_eq!(denylist.version(), before, "lookups and pruning leave it");
+        denylist.insert("sid-1", now() + 60);
+        let once = denylist.version();
+        assert_ne!(once, before);
+        // Added again (the same ending heard twice): a change all the same.
+        denylist.signin_ended("sid-1", None);
+        assert_ne!(denylist.version(), once);
+        assert!(denylist.contains("sid-1"));
     }
 }

@@ -11,6 +11,8 @@
 //! assert!(auth.resolve(issued.token.expose_secret()).await.is_err());
 //! ```
 
+use std::sync::Arc;
+
 use super::{
     logout::Caller,
     opaque::{digest, looks_opaque},
@@ -29,7 +31,8 @@ impl Auth {
         if looks_opaque(token) {
             return Ok(Caller::Opaque(digest(token)));
         }
-        let claims = self.keys.verify_access(token)?;
+        let known = self.keys.verify_access(token)?;
+        let claims = &known.claims;
         Ok(Caller::Jwt {
             sid: claims.sid.clone(),
             sub: claims.sub.clone(),
@@ -39,18 +42,19 @@ impl Auth {
 
     /// Authenticates a bearer token (opaque or JWT access token) and records its use (at most once a
     /// minute). Any failure, whatever its cause (unknown, expired, revoked, malformed), is
-    /// [`AuthError::InvalidToken`].
-    pub async fn resolve(&self, token: &str) -> Result<Principal> {
+    /// [`AuthError::InvalidToken`]. The principal is shared (one per cached token), not copied for
+    /// each request.
+    pub async fn resolve(&self, token: &str) -> Result<Arc<Principal>> {
         self.resolve_with(token, true).await
     }
 
     /// [`Auth::resolve`] for a credential about to be logged out: recording its use first would
     /// only add writes to the logout.
-    pub async fn resolve_for_logout(&self, token: &str) -> Result<Principal> {
+    pub async fn resolve_for_logout(&self, token: &str) -> Result<Arc<Principal>> {
         self.resolve_with(token, false).await
     }
 
-    async fn resolve_with(&self, token: &str, record_use: bool) -> Result<Principal> {
+    async fn resolve_with(&self, token: &str, record_use: bool) -> Result<Arc<Principal>> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
@@ -81,7 +85,7 @@ mod tests {
             .await
             .unwrap();
         let who = auth.resolve(t.token.expose_secret()).await.unwrap();
-        auth.logout(Caller::from(&who), Scope::Local, "test")
+        auth.logout(Caller::from(&*who), Scope::Local, "test")
             .await
             .unwrap();
         assert!(matches!(
@@ -89,7 +93,7 @@ mod tests {
             Err(AuthError::InvalidToken)
         ));
         assert!(matches!(
-            auth.logout(Caller::from(&who), Scope::Local, "test").await,
+            auth.logout(Caller::from(&*who), Scope::Local, "test").await,
             Err(AuthError::InvalidToken)
         ));
     }
@@ -110,14 +114,14 @@ mod tests {
             async move { auth.resolve(&t).await.is_ok() }
         };
         let who = auth.resolve(a1.token.expose_secret()).await.unwrap();
-        auth.logout(Caller::from(&who), Scope::Others, "test")
+        auth.logout(Caller::from(&*who), Scope::Others, "test")
             .await
             .unwrap();
         assert!(live(&a1.token).await);
         assert!(!live(&a2.access_token).await);
         assert!(!live(&a3.token).await);
         assert!(live(&b1.token).await);
-        auth.logout(Caller::from(&who), Scope::Global, "test")
+        auth.logout(Caller::from(&*who), Scope::Global, "test")
             .await
             .unwrap();
         assert!(!live(&a1.token).await);
@@ -144,7 +148,7 @@ mod tests {
         let bobs = auth.issue_opaque(&bob, &m).await.unwrap();
         assert!(matches!(
             auth.logout(
-                Caller::from(&me),
+                Caller::from(&*me),
                 Scope::Signin(bobs.signin_id.clone()),
                 "test"
             )
@@ -152,19 +156,19 @@ mod tests {
             Err(AuthError::NotFound)
         ));
         assert!(matches!(
-            auth.logout(Caller::from(&me), Scope::Signin("nope".into()), "test")
+            auth.logout(Caller::from(&*me), Scope::Signin("nope".into()), "test")
                 .await,
             Err(AuthError::NotFound)
         ));
         auth.logout(
-            Caller::from(&me),
+            Caller::from(&*me),
             Scope::Signin(other.signin_id.clone()),
             "test",
         )
         .await
         .unwrap();
         assert!(matches!(
-            auth.logout(Caller::from(&me), Scope::Signin(other.signin_id), "test")
+            auth.logout(Caller::from(&*me), Scope::Signin(other.signin_id), "test")
                 .await,
             Err(AuthError::AlreadyEnded)
         ));

@@ -76,7 +76,10 @@ fn is_token68(token: &[u8]) -> bool {
 }
 
 /// The caller of a bearer-authenticated request; any problem with the credential is 401.
-pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<std::sync::Arc<Principal>, ApiError> {
     let token = token.ok_or(ApiError::Unauthorized)?;
     Ok(state.auth.resolve(token).await?)
 }

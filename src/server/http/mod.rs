@@ -60,8 +60,7 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
     let apis = Router::new().merge(api::router()).layer(
         ServiceBuilder::new()
             .layer(no_store.clone())
-            .layer(api::EnvelopeLayer)
-            .layer(api::body_limit()),
+            .layer(api::EnvelopeLayer),
     );
     let stateless = Router::new()
         .merge(health::router())

@@ -179,7 +179,7 @@ async fn me(State(state): State<AppState>, req: Request) -> Reply<Account> {
     let who = authenticate(&state, token.as_deref()).await?;
     Ok(Json(AccountUser {
         data: UserData {
-            user: UserObject::from(who.user),
+            user: UserObject::from(&who.user),
         },
     })
     .into_response())

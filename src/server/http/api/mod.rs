@@ -36,8 +36,8 @@ pub use error::ApiError;
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// The JSON API routes authenticated by tokens alone, each dialect's under its own prefix (see
-/// [`dialect_for`]), without layers: [`super::router`] puts the body limit ([`body_limit`]) and the
-/// envelope around them together with its own. Seed 001 also reads the browser's cookie: it is
+/// [`dialect_for`]), without layers: [`super::router`] puts the envelope (which also limits bodies
+/// to [`BODY_LIMIT`]) around them together with its own. Seed 001 also reads the browser's cookie: it is
 /// [`browser_router`].
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,15 +48,10 @@ pub fn router() -> Router<AppState> {
         .merge(openapi::router())
 }
 
-/// The largest body an API handler reads ([`BODY_LIMIT`]), as a layer.
-pub fn body_limit() -> axum::extract::DefaultBodyLimit {
-    axum::extract::DefaultBodyLimit::max(BODY_LIMIT)
-}
-
 /// Seed 001 (`/auth/logout`), which takes a bearer token or the browser's session cookie: served
-/// behind the session layer.
+/// behind the session layer (whose [`EnvelopeLayer`] limits its bodies, as for every dialect).
 pub fn browser_router() -> Router<AppState> {
-    auth_logout::router().layer(body_limit())
+    auth_logout::router()
 }
 
 /// The dialects, by the path prefix they own.
@@ -192,7 +187,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 
 /// Rewrites any error that is not already JSON (axum's 405 and rejections, a panic's 500, a
 /// declared body over the limit) into the envelope of the dialect owning the path, keeping `Allow`;
-/// refuses a declared body over the limit, or of a type other than JSON, before it is read.
+/// refuses a declared body over the limit, or of a type other than JSON, before it is read; and
+/// reads no more than [`BODY_LIMIT`] of any body (413 in the envelope past it).
 ///
 /// A tower layer rather than `middleware::from_fn`: that boxes a clone of the inner route for
 /// every request, which showed in the profile of the API's most frequent call (`me`).
@@ -229,12 +225,26 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        use axum::body::HttpBody as _;
         let dialect = dialect_for(req.uri().path());
-        if let Some(refused) = dialect.and_then(|d| refuse(d, &req)) {
-            return EnvelopeFuture::Refused {
-                answer: Some(refused),
-            };
-        }
+        // Most API calls (`me`, the GET and DELETE logouts) come without a body (hyper knows it
+        // from the request's head): nothing to refuse or limit, and no header looked at.
+        let req = match dialect {
+            Some(d) if !req.body().is_end_stream() => match refuse(d, &req) {
+                Some(refused) => {
+                    return EnvelopeFuture::Refused {
+                        answer: Some(refused),
+                    }
+                }
+                // No more than the limit is read, whatever length was declared (or none: a
+                // chunked body). Here rather than as axum's `DefaultBodyLimit` around every
+                // route: that one adds to every request's extensions, bodiless or not.
+                None => req.map(|body| {
+                    axum::body::Body::new(http_body_util::Limited::new(body, BODY_LIMIT))
+                }),
+            },
+            _ => req,
+        };
         EnvelopeFuture::Inner {
             answer: self.inner.call(req),
             dialect,
@@ -283,12 +293,8 @@ where
     }
 }
 
-/// The answer to a request refused before its body is read, if it is.
+/// The answer to a request with a body refused before the body is read, if it is.
 fn refuse(dialect: DialectKind, req: &Request) -> Option<Response> {
-    // Most API calls (`me`, the GET and DELETE logouts) declare no body: nothing to refuse.
-    if !has_body(req.headers()) {
-        return None;
-    }
     // A declared length over the limit is refused before the body is read at all.
     let too_long = req
         .headers()
@@ -339,18 +345,6 @@ fn in_envelope(dialect: DialectKind, mut res: Response) -> Response {
         }
     }
     fixed
-}
-
-/// True when the request declares a body (a non-zero length, or a chunked one).
-fn has_body(headers: &HeaderMap) -> bool {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match length {
-        Some(n) => n > 0,
-        None => headers.contains_key(header::TRANSFER_ENCODING),
-    }
 }
 
 /// True when `Content-Type` is `application/json` or a `+json` type (parameters allowed).
