@@ -71,7 +71,41 @@ pub struct Keys {
     verified: std::sync::Arc<thread_local::ThreadLocal<std::cell::RefCell<VerifiedCache>>>,
 }
 
-type VerifiedCache = quick_cache::unsync::Cache<Box<str>, std::sync::Arc<Verified>>;
+type VerifiedCache = quick_cache::unsync::Cache<TokenKey, std::sync::Arc<Verified>>;
+
+/// A verified access token's text, as [`VerifiedCache`]'s key: compared whole, but hashed by its
+/// last 16 bytes only, the end of its signature. An HMAC makes those unpredictable, and only
+/// verified tokens are ever stored, so they spread the keys as well as the whole text would; a
+/// JWT is some 400 bytes, hashed on every request.
+#[derive(PartialEq, Eq)]
+struct TokenKey(Box<str>);
+
+/// A presented token, looked up as a [`TokenKey`] without being copied.
+struct TokenRef<'a>(&'a str);
+
+/// What [`TokenKey`] and [`TokenRef`] hash.
+fn token_tail(token: &str) -> &[u8] {
+    let bytes = token.as_bytes();
+    &bytes[bytes.len().saturating_sub(16)..]
+}
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        token_tail(&self.0).hash(state);
+    }
+}
+
+impl std::hash::Hash for TokenRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        token_tail(self.0).hash(state);
+    }
+}
+
+impl quick_cache::Equivalent<TokenKey> for TokenRef<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        *key.0 == *self.0
+    }
+}
 
 /// How many verified access tokens [`Keys::verify_access`] remembers, per worker thread.
 const VERIFIED_CAPACITY: usize = 16_384;
@@ -157,12 +191,12 @@ impl Keys {
         let cache = self
             .verified
             .get_or(|| std::cell::RefCell::new(VerifiedCache::new(VERIFIED_CAPACITY)));
-        let known = cache.borrow().get(token).cloned();
+        let known = cache.borrow().get(&TokenRef(token)).cloned();
         if let Some(known) = known {
             if known.claims.exp >= now() {
                 return Ok(known);
             }
-            cache.borrow_mut().remove(token);
+            cache.borrow_mut().remove(&TokenRef(token));
             return Err(AuthError::InvalidToken);
         }
         let claims = self.verify(token, "access")?;
@@ -181,7 +215,9 @@ impl Keys {
             principal,
             clean_at: std::sync::atomic::AtomicU64::new(u64::MAX),
         });
-        cache.borrow_mut().insert(token.into(), known.clone());
+        cache
+            .borrow_mut()
+            .insert(TokenKey(token.into()), known.clone());
         Ok(known)
     }
 
@@ -386,24 +422,37 @@ impl Auth {
         Ok(())
     }
 
-    pub(super) async fn resolve_jwt(&self, token: &str) -> Result<std::sync::Arc<Principal>> {
+    /// A verified access token's caller, when the in-memory denylist can tell whether it was
+    /// revoked (it is complete): `None` sends it to [`Auth::jwt_from_db`].
+    pub(super) fn jwt_in_memory(
+        &self,
+        known: &Verified,
+    ) -> Option<Result<std::sync::Arc<Principal>>> {
         use std::sync::atomic::Ordering;
-        let known = self.keys.verify_access(token)?;
-        let claims = &known.claims;
-        // The fast path: no database round trip while the denylist is known to be complete.
-        if self.revocations.is_healthy() {
-            // Checked against the denylist only when it has grown since this token was last
-            // found absent from it: every addition changes its version (see
-            // `Revocations::version`), so an unchanged version means still absent.
-            let version = self.revocations.version();
-            if known.clean_at.load(Ordering::Relaxed) != version {
-                if self.revocations.contains_any(&[&claims.sid, &claims.jti]) {
-                    return Err(AuthError::InvalidToken);
-                }
-                known.clean_at.store(version, Ordering::Relaxed);
-            }
-            return Ok(known.principal.clone());
+        if !self.revocations.is_healthy() {
+            return None;
         }
+        // Checked against the denylist only when it has grown since this token was last found
+        // absent from it: every addition changes its version (see `Revocations::version`), so an
+        // unchanged version means still absent.
+        let version = self.revocations.version();
+        if known.clean_at.load(Ordering::Relaxed) != version {
+            let claims = &known.claims;
+            if self.revocations.contains_any(&[&claims.sid, &claims.jti]) {
+                return Some(Err(AuthError::InvalidToken));
+            }
+            known.clean_at.store(version, Ordering::Relaxed);
+        }
+        Some(Ok(known.principal.clone()))
+    }
+
+    /// A verified access token's caller while the in-memory denylist may be incomplete: its
+    /// sign-in and `jti` are checked in the database.
+    pub(super) async fn jwt_from_db(
+        &self,
+        known: std::sync::Arc<Verified>,
+    ) -> Result<std::sync::Arc<Principal>> {
+        let claims = &known.claims;
         let found: Option<(i32,)> = with_pool!(&self.db, p => sqlx::query_as(
             "SELECT 1 FROM signins s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL \
@@ -449,6 +498,14 @@ mod tests {
         assert!(std::sync::Arc::ptr_eq(&first, &again), "decoded once");
         // A token that differs by one character is decoded (and refused) on its own.
         assert!(auth.keys.verify_access(&tampered(token)).is_err());
+        // So is one that differs only before its last 16 bytes (what the cache hashes).
+        let mut middle = token.as_bytes().to_vec();
+        let at = middle.len() / 2;
+        middle[at] = if middle[at] == b'A' { b'B' } else { b'A' };
+        assert!(auth
+            .keys
+            .verify_access(std::str::from_utf8(&middle).unwrap())
+            .is_err());
         // Remembered or not, an ended sign-in's token is refused.
         let who = auth.resolve(token).await.unwrap();
         auth.logout(

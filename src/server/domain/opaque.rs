@@ -230,21 +230,22 @@ impl Auth {
             .bind(user_id).fetch_all(p).await)?)
     }
 
-    pub(super) async fn resolve_opaque(
+    /// An opaque token (by its digest `key`) answered from memory, when the cache can answer:
+    /// `None` sends it to [`Auth::opaque_from_db`].
+    pub(super) fn opaque_in_memory(
         &self,
-        token: &str,
+        key: &[u8; 32],
         record_use: bool,
-    ) -> Result<Arc<Principal>> {
-        let key = digest_bytes(token);
+    ) -> Option<Result<Arc<Principal>>> {
         let at = now();
         if self.revocations.is_healthy() {
-            if let Some(known) = self.token_cache.map.get(&key) {
+            if let Some(known) = self.token_cache.map.get(key) {
                 // Looked up only when the denylist has grown since the last look.
                 let version = self.revocations.version();
                 if known.clean_at.load(Ordering::Relaxed) != version {
                     if self.revocations.contains(known.signin_id()) {
-                        self.token_cache.map.remove(&key);
-                        return Err(AuthError::InvalidToken);
+                        self.token_cache.map.remove(key);
+                        return Some(Err(AuthError::InvalidToken));
                     }
                     known.clean_at.store(version, Ordering::Relaxed);
                 }
@@ -261,14 +262,24 @@ impl Auth {
                         .is_none();
                 if usable {
                     if record_use {
-                        self.record_use(&known, &key, at);
+                        self.record_use(&known, key, at);
                     }
-                    return Ok(known.principal.clone());
+                    return Some(Ok(known.principal.clone()));
                 }
                 // Stale, or perhaps ended by its lifetime: the database decides.
-                self.token_cache.map.remove(&key);
+                self.token_cache.map.remove(key);
             }
         }
+        None
+    }
+
+    /// An opaque token (by its digest `key`) read from the database, and cached.
+    pub(super) async fn opaque_from_db(
+        &self,
+        key: [u8; 32],
+        record_use: bool,
+    ) -> Result<Arc<Principal>> {
+        let at = now();
         let digest = hex::encode(key);
         let read_at = Instant::now();
         let row: Option<OpaqueRow> = with_pool!(&self.db, p => sqlx::query_as(

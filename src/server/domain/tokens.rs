@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::{
     logout::Caller,
-    opaque::{digest, looks_opaque},
+    opaque::{digest, digest_bytes, looks_opaque},
     principal::{Principal, MAX_TOKEN_LEN},
     Auth, AuthError, Result,
 };
@@ -54,14 +54,26 @@ impl Auth {
         self.resolve_with(token, false).await
     }
 
+    /// Memory first, synchronously; the database only when memory cannot tell. The database's
+    /// futures (a query, and for an opaque token past its lifetime the ending of its sign-in) are
+    /// boxed: held inline, their state would be allocated and moved with every request's future,
+    /// though almost every request is answered from memory.
     async fn resolve_with(&self, token: &str, record_use: bool) -> Result<Arc<Principal>> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
         if looks_opaque(token) {
-            self.resolve_opaque(token, record_use).await
+            let key = digest_bytes(token);
+            match self.opaque_in_memory(&key, record_use) {
+                Some(found) => found,
+                None => Box::pin(self.opaque_from_db(key, record_use)).await,
+            }
         } else {
-            self.resolve_jwt(token).await
+            let known = self.keys.verify_access(token)?;
+            match self.jwt_in_memory(&known) {
+                Some(found) => found,
+                None => Box::pin(self.jwt_from_db(known)).await,
+            }
         }
     }
 }
