@@ -21,7 +21,7 @@ use super::{
     },
     ApiError, Dialect, Reply,
 };
-use crate::server::http::extract::{authenticate, bearer};
+use crate::server::http::extract::{authenticate, bearer_unchecked};
 use crate::server::{
     db::rfc3339,
     domain::{ClientMeta, Scope},
@@ -222,7 +222,8 @@ async fn get_only() -> axum::response::Response {
 }
 
 /// The `token` query parameter if present and non-empty, else the bearer header (borrowed, as a
-/// query parameter is too when it needs no decoding).
+/// query parameter is too when it needs no decoding). Neither has its characters checked here (see
+/// [`bearer_unchecked`]): a token that is not one this server issued is 401 either way.
 fn token<'a>(
     query: Option<&'a str>,
     headers: &'a HeaderMap,
@@ -235,6 +236,6 @@ fn token<'a>(
     });
     match from_query {
         Some(t) => Ok(Some(t)),
-        None => Ok(bearer(headers)?.map(std::borrow::Cow::Borrowed)),
+        None => Ok(bearer_unchecked(headers)?.map(std::borrow::Cow::Borrowed)),
     }
 }
