@@ -376,14 +376,20 @@ mod tests {
         auth.register(email, "correct horse".into()).await.unwrap()
     }
 
-    #[tokio::test]
-    async fn a_cached_token_is_refused_once_its_signin_is_denied() {
-        let auth = auth().await;
-        let ada = user(&auth, "ada@example.com").await;
+    /// Ada, and a fresh opaque token of hers.
+    async fn ada_token(auth: &Auth) -> (User, IssuedToken) {
+        let ada = user(auth, "ada@example.com").await;
         let issued = auth
             .issue_opaque(&ada, &ClientMeta::default())
             .await
             .unwrap();
+        (ada, issued)
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_refused_once_its_signin_is_denied() {
+        let auth = auth().await;
+        let (_, issued) = ada_token(&auth).await;
         let token = issued.token.expose_secret();
         let who = auth.resolve(token).await.unwrap();
         // From the cache, the same principal, the denylist not looked at again.
@@ -401,11 +407,7 @@ mod tests {
     #[tokio::test]
     async fn opaque_tokens_are_prefixed_256_bit_and_stored_as_digests() {
         let auth = auth().await;
-        let ada = user(&auth, "ada@example.com").await;
-        let issued = auth
-            .issue_opaque(&ada, &ClientMeta::default())
-            .await
-            .unwrap();
+        let (ada, issued) = ada_token(&auth).await;
         let token = issued.token.expose_secret();
         assert!(token.starts_with("so_at_"));
         assert_eq!(URL_SAFE_NO_PAD.decode(&token[6..]).unwrap().len(), 32);

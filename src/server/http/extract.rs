@@ -130,44 +130,33 @@ mod tests {
             m.insert(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
             m
         };
-        assert_eq!(bearer(&HeaderMap::new()), Ok(None));
-        assert_eq!(bearer(&h(b"Bearer so_at_abc")), Ok(Some("so_at_abc")));
-        assert_eq!(bearer(&h(b"bearer a.b.c")), Ok(Some("a.b.c")));
-        for bad in [
-            &b"so_at_abc"[..],
-            b"Bearer",
-            b"Bearer ",
-            b"Basic abc",
-            b"Bearer a b",
-            "Bearer é".as_bytes(),
-            b"Bearer \xff",
-        ] {
-            assert_eq!(
-                bearer(&h(bad)),
-                Err(ApiError::Unauthorized),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
         let long = format!("Bearer {}", "a".repeat(10 * 1024));
-        assert_eq!(bearer(&h(long.as_bytes())), Err(ApiError::Unauthorized));
-        // Unchecked: the same, but for the characters of an ASCII token.
-        assert_eq!(bearer_unchecked(&h(b"Bearer a b")), Ok(Some("a b")));
-        assert_eq!(bearer_unchecked(&h(b"Bearer a,b")), Ok(Some("a,b")));
-        for bad in [
-            &b"so_at_abc"[..],
-            b"Bearer ",
-            b"Basic abc",
-            "Bearer é".as_bytes(),
-            b"Bearer \xff",
-            long.as_bytes(),
-        ] {
-            assert_eq!(
-                bearer_unchecked(&h(bad)),
-                Err(ApiError::Unauthorized),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        type Check = fn(&HeaderMap) -> Result<Option<&str>, ApiError>;
+        for check in [bearer as Check, bearer_unchecked] {
+            assert_eq!(check(&HeaderMap::new()), Ok(None));
+            assert_eq!(check(&h(b"Bearer so_at_abc")), Ok(Some("so_at_abc")));
+            assert_eq!(check(&h(b"bearer a.b.c")), Ok(Some("a.b.c")));
+            for bad in [
+                &b"so_at_abc"[..],
+                b"Bearer",
+                b"Bearer ",
+                b"Basic abc",
+                "Bearer é".as_bytes(),
+                b"Bearer \xff",
+                long.as_bytes(),
+            ] {
+                assert_eq!(
+                    check(&h(bad)),
+                    Err(ApiError::Unauthorized),
+                    "{:?}",
+                    String::from_utf8_lossy(bad)
+                );
+            }
+        }
+        // Only the checked one looks at the characters of an ASCII token.
+        for odd in [&b"Bearer a b"[..], b"Bearer a,b", b"Bearer a\"b"] {
+            assert_eq!(bearer(&h(odd)), Err(ApiError::Unauthorized));
+            assert!(bearer_unchecked(&h(odd)).is_ok());
         }
     }
 }
