@@ -428,20 +428,15 @@ impl Auth {
         &self,
         known: &Verified,
     ) -> Option<Result<std::sync::Arc<Principal>>> {
-        use std::sync::atomic::Ordering;
         if !self.revocations.is_healthy() {
             return None;
         }
-        // Checked against the denylist only when it has grown since this token was last found
-        // absent from it: every addition changes its version (see `Revocations::version`), so an
-        // unchanged version means still absent.
-        let version = self.revocations.version();
-        if known.clean_at.load(Ordering::Relaxed) != version {
-            let claims = &known.claims;
-            if self.revocations.contains_any(&[&claims.sid, &claims.jti]) {
-                return Some(Err(AuthError::InvalidToken));
-            }
-            known.clean_at.store(version, Ordering::Relaxed);
+        let claims = &known.claims;
+        if self
+            .revocations
+            .revoked_since(&known.clean_at, &[&claims.sid, &claims.jti])
+        {
+            return Some(Err(AuthError::InvalidToken));
         }
         Some(Ok(known.principal.clone()))
     }

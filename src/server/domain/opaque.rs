@@ -240,14 +240,12 @@ impl Auth {
         let at = now();
         if self.revocations.is_healthy() {
             if let Some(known) = self.token_cache.map.get(key) {
-                // Looked up only when the denylist has grown since the last look.
-                let version = self.revocations.version();
-                if known.clean_at.load(Ordering::Relaxed) != version {
-                    if self.revocations.contains(known.signin_id()) {
-                        self.token_cache.map.remove(key);
-                        return Some(Err(AuthError::InvalidToken));
-                    }
-                    known.clean_at.store(version, Ordering::Relaxed);
+                if self
+                    .revocations
+                    .revoked_since(&known.clean_at, &[known.signin_id()])
+                {
+                    self.token_cache.map.remove(key);
+                    return Some(Err(AuthError::InvalidToken));
                 }
                 let usable = known.read_at.elapsed() < CACHE_FOR
                     && known.expires_at.is_none_or(|e| e > at)

@@ -321,6 +321,22 @@ impl Revocations {
         self.version.load(Ordering::Acquire)
     }
 
+    /// True when any of `keys` is revoked, looked up only if the denylist has changed since
+    /// `clean_at` (a [`Revocations::version`] at which they were all absent; `u64::MAX` before the
+    /// first look). A look that finds them absent moves `clean_at` to the version it was paired
+    /// with.
+    pub fn revoked_since(&self, clean_at: &AtomicU64, keys: &[&str]) -> bool {
+        let version = self.version();
+        if clean_at.load(Ordering::Relaxed) == version {
+            return false;
+        }
+        if self.contains_any(keys) {
+            return true;
+        }
+        clean_at.store(version, Ordering::Relaxed);
+        false
+    }
+
     /// How many entries it holds.
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
