@@ -9,6 +9,7 @@
 
 pub mod idle;
 pub mod pages;
+pub mod reasons;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -79,42 +79,6 @@ pub fn is_private(path: &str) -> bool {
     access(path) == Some(Access::SignedIn)
 }
 
-/// Why a sign-in ended, as the server records it, and what `/login?ended=<reason>` says about it.
-/// Any other value is not shown.
-pub const END_REASONS: &[(&str, &str)] = &[
-    ("logout", "You have logged out."),
-    ("logout_others", "You were signed out from another of your devices."),
-    ("logout_global", "You were signed out everywhere."),
-    ("password_changed", "Your password was changed, so you were signed out. Sign in with the new password."),
-    ("idle", "You were signed out after a period of inactivity."),
-    ("absolute", "Your sign-in reached its time limit. Sign in again to continue."),
-    ("refresh_reuse", "You were signed out because one of your sign-in tokens was used twice, which can mean it was stolen."),
-    ("revoked", "Your sign-in was revoked."),
-    ("admin", "An administrator signed you out."),
-    ("expired", "Your sign-in expired. Sign in again to continue."),
-    ("superseded", "You signed in again in this browser."),
-];
-
-/// The sentence for end reason `reason`, if it is one.
-pub fn end_reason_text(reason: &str) -> Option<&'static str> {
-    END_REASONS
-        .iter()
-        .find(|(r, _)| *r == reason)
-        .map(|(_, text)| *text)
-}
-
-/// Where a page goes when the server says its sign-in ended for `reason`. A plain logout (this
-/// browser's, from another tab) lands where a logout always lands; other known reasons are
-/// shown on `/login`; anything else counts as a plain logout.
-pub fn login_after(reason: &str) -> String {
-    let known = END_REASONS.iter().any(|(r, _)| *r == reason);
-    if !known || reason == "logout" {
-        "/login?logged_out=1".to_owned()
-    } else {
-        format!("/login?ended={reason}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,7 +88,7 @@ fn listen() {
                 .unwrap_or_default();
             let _ = leptos::prelude::window()
                 .location()
-                .replace(&crate::routes::login_after(&reason));
+                .replace(&crate::reasons::EndReason::login_after(&reason));
         });
     let _ = source
         .add_event_listener_with_callback("signed-out", on_signed_out.as_ref().unchecked_ref());

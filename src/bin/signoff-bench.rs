@@ -64,7 +64,7 @@ async fn main() {
 
 async fn run(command: Command) -> Result<(), String> {
     let config = Config::from_env()?;
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect_with(&config.database_url, config.durability)
         .await
         .map_err(|e| format!("database: {e}"))?;
     db.migrate().await.map_err(|e| format!("migrations: {e}"))?;

@@ -37,7 +37,8 @@ pub fn LoginPage() -> impl IntoView {
     let ended = move || {
         query.with(|q| {
             q.get("ended")
-                .and_then(|r| crate::routes::end_reason_text(&r))
+                .and_then(|r| crate::reasons::EndReason::parse(&r))
+                .map(crate::reasons::EndReason::text)
         })
     };
     let registered = move || query.with(|q| q.get("registered").is_some());

@@ -79,13 +79,17 @@ pub struct WebhooksArgs {
 
 async fn open() -> Result<(Config, Auth), String> {
     let config = Config::from_env()?;
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect_with(&config.database_url, config.durability)
         .await
         .map_err(|e| format!("database: {e}"))?;
     db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+    let sessions = crate::server::sessions::Sessions::new(&db)
+        .await
+        .map_err(|e| format!("sessions: {e}"))?;
     let auth = Auth::init(db, config.auth_options())
         .await
         .map_err(|e| e.to_string())?;
+    auth.prune_sessions_with(std::sync::Arc::new(sessions));
     Ok((config, auth))
 }
 

@@ -40,6 +40,10 @@ pub struct Config {
     pub webhook_urls: Vec<String>,
     /// The key that signs them (`SIGNOFF_WEBHOOK_SECRET`, `whsec_` and base64), required with URLs.
     pub webhook_secret: Option<WebhookSecret>,
+    /// How SQLite commits (`SIGNOFF_SQLITE_SYNCHRONOUS`: `full`, the default, or `normal`).
+    pub durability: crate::server::db::Durability,
+    /// Logout writer tasks per PostgreSQL instance (`SIGNOFF_PG_WRITERS`, 1 to 64; default 1).
+    pub pg_writers: usize,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
 }
@@ -173,9 +177,19 @@ impl Config {
             }
             None => None,
         };
+        let pg_writers = number("SIGNOFF_PG_WRITERS", 1)?;
+        if !(1..=64).contains(&pg_writers) {
+            return Err(format!(
+                "SIGNOFF_PG_WRITERS must be from 1 to 64, not {pg_writers}"
+            ));
+        }
         Ok(Self {
             webhook_urls,
             webhook_secret,
+            durability: crate::server::db::Durability::parse(
+                &std::env::var("SIGNOFF_SQLITE_SYNCHRONOUS").unwrap_or_default(),
+            ),
+            pg_writers: pg_writers as usize,
             listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
             listen_url: std::env::var("SIGNOFF_LISTEN_DATABASE_URL")
                 .ok()
@@ -218,6 +232,8 @@ impl Config {
             webhook_urls: self.webhook_urls.clone(),
             session_idle: self.session_idle,
             session_absolute: self.session_absolute,
+            pg_writers: self.pg_writers,
+            durability: self.durability,
         }
     }
 
@@ -243,6 +259,8 @@ impl Config {
             session_absolute: std::time::Duration::from_secs(30 * 24 * 3600),
             webhook_urls: Vec::new(),
             webhook_secret: None,
+            durability: crate::server::db::Durability::Full,
+            pg_writers: 1,
             leptos,
         }
     }

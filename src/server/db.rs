@@ -31,17 +31,53 @@ macro_rules! with_pool {
     };
 }
 
+/// How SQLite commits (`PRAGMA synchronous`, in WAL mode): `SIGNOFF_SQLITE_SYNCHRONOUS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// An acknowledged change survives a power cut, not only a process crash, at the price of one
+    /// fsync per commit (the default).
+    #[default]
+    Full,
+    /// Survives process crashes only, and commits far faster.
+    Normal,
+}
+
+impl Durability {
+    /// From the setting's text: `normal` (any case) or anything else for `FULL`.
+    pub fn parse(text: &str) -> Self {
+        if text.eq_ignore_ascii_case("normal") {
+            Self::Normal
+        } else {
+            Self::Full
+        }
+    }
+
+    /// The `PRAGMA synchronous` value, shared by the pool and the logout writer's own connection.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
 impl Db {
-    /// Connects (creating a SQLite file if needed) without running migrations.
+    /// Connects (creating a SQLite file if needed) without running migrations; SQLite commits
+    /// with [`Durability::Full`].
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        Self::connect_with(url, Durability::Full).await
+    }
+
+    /// [`Db::connect`] with SQLite committing as `durability` says (PostgreSQL ignores it).
+    pub async fn connect_with(url: &str, durability: Durability) -> Result<Self, sqlx::Error> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                // FULL (the default): an acknowledged logout survives a power cut, not only a
-                // process crash, at the price of one fsync per commit. NORMAL (in WAL mode) survives
-                // process crashes only, and commits far faster: `SIGNOFF_SQLITE_SYNCHRONOUS=normal`.
-                .synchronous(sqlite_synchronous())
+                .synchronous(match durability {
+                    Durability::Full => SqliteSynchronous::Full,
+                    Durability::Normal => SqliteSynchronous::Normal,
+                })
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
@@ -79,22 +115,6 @@ impl Db {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
-    }
-}
-
-fn sqlite_synchronous() -> SqliteSynchronous {
-    match sqlite_synchronous_pragma() {
-        "NORMAL" => SqliteSynchronous::Normal,
-        _ => SqliteSynchronous::Full,
-    }
-}
-
-/// The configured `PRAGMA synchronous` value (`FULL` unless `SIGNOFF_SQLITE_SYNCHRONOUS=normal`),
-/// shared by the pool and the logout writer's own connection.
-pub(crate) fn sqlite_synchronous_pragma() -> &'static str {
-    match std::env::var("SIGNOFF_SQLITE_SYNCHRONOUS").as_deref() {
-        Ok("normal" | "NORMAL") => "NORMAL",
-        _ => "FULL",
     }
 }
 

@@ -13,10 +13,10 @@ use crate::server::db::Db;
 /// One store type for both engines, so the rest of the server is not generic over it.
 #[derive(Clone, Debug)]
 pub enum Sessions {
-    /// Table `tower_sessions` in the SQLite file.
-    Sqlite(SqliteStore),
-    /// Table `tower_sessions.session` in PostgreSQL.
-    Postgres(PostgresStore),
+    /// Table `tower_sessions` in the SQLite file (and the pool, for pruning).
+    Sqlite(SqliteStore, sqlx::SqlitePool),
+    /// Table `tower_sessions.session` in PostgreSQL (and the pool, for pruning).
+    Postgres(PostgresStore, sqlx::PgPool),
 }
 
 impl Sessions {
@@ -26,12 +26,53 @@ impl Sessions {
             Db::Sqlite(p) => {
                 let store = SqliteStore::new(p.clone());
                 store.migrate().await?;
-                Self::Sqlite(store)
+                Self::Sqlite(store, p.clone())
             }
             Db::Postgres(p) => {
                 let store = PostgresStore::new(p.clone());
                 store.migrate().await?;
-                Self::Postgres(store)
+                Self::Postgres(store, p.clone())
+            }
+        })
+    }
+}
+
+impl crate::server::domain::ExpiredSessions for Sessions {
+    /// Deletes the expired sessions in batches of 500 (no long lock) and counts them for the
+    /// pruner's report. Written here rather than with the store's `ExpiredDeletion`, which deletes
+    /// in one statement and says nothing of how many rows went.
+    fn delete_expired(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = crate::server::domain::Result<u64>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let at = crate::server::db::now();
+            let mut total = 0;
+            loop {
+                let deleted = match self {
+                    Self::Sqlite(_, pool) => sqlx::query(
+                        "DELETE FROM tower_sessions WHERE id IN (SELECT id FROM tower_sessions \
+                         WHERE unixepoch(expiry_date) < $1 LIMIT 500)",
+                    )
+                    .bind(at)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()),
+                    Self::Postgres(_, pool) => sqlx::query(
+                        "DELETE FROM tower_sessions.session WHERE id IN (SELECT id FROM tower_sessions.session \
+                         WHERE expiry_date < to_timestamp($1) LIMIT 500)",
+                    )
+                    .bind(at)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()),
+                }?;
+                total += deleted;
+                if deleted < 500 {
+                    return Ok(total);
+                }
+                tokio::task::yield_now().await;
             }
         })
     }
@@ -40,8 +81,8 @@ impl Sessions {
 macro_rules! delegate {
     ($self:expr, $s:ident => $body:expr) => {
         match $self {
-            Sessions::Sqlite($s) => $body,
-            Sessions::Postgres($s) => $body,
+            Sessions::Sqlite($s, _) => $body,
+            Sessions::Postgres($s, _) => $body,
         }
     };
 }

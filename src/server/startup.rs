@@ -28,12 +28,13 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, builds the router and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, config.durability).await?;
         db.migrate().await?;
         let sessions = Sessions::new(&db).await?;
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
         let auth = Auth::init(db, config.auth_options()).await?;
+        auth.prune_sessions_with(Arc::new(sessions.clone()));
         http::assets::prepare(&config.leptos.site_root, &config.leptos.site_pkg_dir).await;
         // Expired sessions, spent tokens and old sign-ins go in small batches, in the background.
         crate::server::domain::prune::spawn(

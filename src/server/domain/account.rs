@@ -3,8 +3,14 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{validate, AuditKind, Auth, Ending, Result, SigninKind, User};
-use crate::with_pool;
+use super::{
+    auth::Auth,
+    logout::Ending,
+    model::{audit, AuditKind, AuthError, ClientMeta, EndReason, Result, SigninKind, User},
+    password::PasswordHashString,
+    throttle, validate,
+};
+use crate::{server::db::now, with_pool};
 
 /// One active sign-in, as the `/sessions` page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -41,6 +47,99 @@ pub struct AuditEvent {
 }
 
 impl Auth {
+    /// Creates an account. The email is normalised; the password is hashed with argon2id.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, email: &str, password: SecretString) -> Result<User> {
+        let email = validate::normalize_email(email)?;
+        validate::check_password(secrecy::ExposeSecret::expose_secret(&password))?;
+        let hash = self.hasher.hash(password).await?;
+        let user = User {
+            id: uuid::Uuid::now_v7().to_string(),
+            email,
+        };
+        let sql =
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)";
+        let inserted = with_pool!(&self.db, p => sqlx::query(sql)
+            .bind(&user.id).bind(&user.email).bind(&hash.0).bind(now())
+            .execute(p).await.map(|r| r.rows_affected()));
+        match inserted {
+            Ok(_) => {
+                tracing::info!(user.id = %user.id, "account created");
+                Ok(user)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AuthError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks an email and password. Unknown email and wrong password both give
+    /// [`AuthError::InvalidCredentials`] after the same amount of work.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, email: &str, password: SecretString) -> Result<User> {
+        match self.verify_password(email, password).await? {
+            (Some(user), true) => Ok(user),
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// The account with `email` (if any) and whether `password` is its password; an unknown email
+    /// costs one verification all the same.
+    async fn verify_password(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<(Option<User>, bool)> {
+        // A malformed email cannot match an account, but it still costs one verification so that
+        // the answer's timing says nothing.
+        let email = validate::normalize_email(email).ok();
+        let row: Option<(String, String, String)> = match &email {
+            Some(email) => with_pool!(&self.db, p => sqlx::query_as(
+                "SELECT id, email, password_hash FROM users WHERE email = $1")
+                .bind(email).fetch_optional(p).await)?,
+            None => None,
+        };
+        let (user, hash) = match row {
+            Some((id, email, hash)) => (Some(User { id, email }), Some(PasswordHashString(hash))),
+            None => (None, None),
+        };
+        let matches = self.hasher.verify(password, hash).await?;
+        Ok((user, matches))
+    }
+
+    /// Checks an email and password for a sign-in or a password change: refused at once while the
+    /// account or the client's address is throttled ([`throttle`]); a failure is counted, logged
+    /// and audited (for an existing account, which sees it on `/sessions`); a success clears the
+    /// account's count. `via` names the page or API (audit detail).
+    pub async fn check_password(
+        &self,
+        email: &str,
+        password: SecretString,
+        meta: &ClientMeta,
+        via: &str,
+    ) -> Result<User> {
+        let keys = throttle::keys(email, meta);
+        if let Err(err) = throttle::check(&self.db, &keys).await {
+            tracing::warn!(via, ip = ?meta.ip, "password check refused: too many attempts");
+            return Err(err);
+        }
+        match self.verify_password(email, password).await? {
+            (Some(user), true) => {
+                throttle::succeeded(&self.db, &keys).await?;
+                Ok(user)
+            }
+            (user, _) => {
+                throttle::failed(&self.db, &keys).await?;
+                tracing::warn!(user.id = ?user.as_ref().map(|u| &u.id), via, ip = ?meta.ip, "password check failed");
+                if let Some(user) = user {
+                    let from = meta.ip.as_deref().unwrap_or("an unknown address");
+                    let detail = format!("wrong password (via {via}, from {from})");
+                    with_pool!(&self.db, p => audit!(p, &user.id, AuditKind::SignInFailed.as_str(), None::<String>, &detail).map(|_| ()))?;
+                }
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
     /// The account with this email (normalised first), if there is one.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let Ok(email) = validate::normalize_email(email) else {
@@ -73,7 +172,7 @@ impl Auth {
             .end(
                 Ending::User {
                     user_id: user.id.clone(),
-                    reason: super::EndReason::Admin,
+                    reason: EndReason::Admin,
                 },
                 &via,
             )
@@ -110,7 +209,7 @@ impl Auth {
         current: SecretString,
         new: SecretString,
         end_others: bool,
-        meta: &super::ClientMeta,
+        meta: &ClientMeta,
     ) -> Result<u64> {
         // The current password is checked like a sign-in: throttled, and failures audited.
         self.check_password(&user.email, current, meta, "password page")

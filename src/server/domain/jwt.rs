@@ -1,5 +1,5 @@
 //! JWT pairs (seed 004): HS256 access and refresh tokens with `jti`, `sid` (the sign-in), `sub`,
-//! `iat`, `exp`, `iss` and `typ`, signed by [`Keys`]. A JWT is refused by its sign-in or its `jti`,
+//! `iat`, `exp`, `iss` and `typ`, signed by [`super::keys::Keys`]. A JWT is refused by its sign-in or its `jti`,
 //! never by its text.
 //!
 //! Refresh tokens rotate on every use. A rotated one presented again within the grace window
@@ -8,27 +8,18 @@
 //! later, or when its successor was itself used, it is reuse: the whole sign-in ends
 //! (`refresh_token_reuse`), through the logout engine like every other ending.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use secrecy::SecretString;
 
 use super::{
-    audit,
-    logout::Caller,
-    principal::{Principal, Via, MAX_TOKEN_LEN},
-    AuditKind, Auth, AuthError, ClientMeta, EndReason, Ending, Result, SigninKind, User,
+    auth::Auth,
+    keys::{Claims, Verified, ISSUER},
+    logout::{Caller, Ending},
+    model::{audit, AuditKind, AuthError, ClientMeta, EndReason, Result, SigninKind, User},
+    principal::{Principal, MAX_TOKEN_LEN},
 };
-use crate::{
-    server::db::{now, Db},
-    with_pool,
-};
+use crate::{server::db::now, with_pool};
 
 pub use super::ttl::{ACCESS_TTL, REFRESH_TTL};
-/// The `iss` of every JWT.
-pub const ISSUER: &str = "signoff";
 
 /// A freshly issued JWT pair.
 pub struct JwtPair {
@@ -38,211 +29,6 @@ pub struct JwtPair {
     pub refresh_token: SecretString,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Claims {
-    iss: String,
-    pub(super) sub: String,
-    /// The account's email, so that a JWT-authenticated request needs no database read.
-    email: String,
-    pub(super) sid: String,
-    pub(super) jti: String,
-    iat: i64,
-    exp: i64,
-    typ: String,
-}
-
-/// The JWT signing key, from configuration (required in production) or, in development, generated
-/// once and kept in the database so that restarts and other instances agree; and the previous key,
-/// still accepted after a rotation until the tokens it signed have expired.
-///
-/// Every token names its key in the header (`kid`: the first 8 bytes of the key's SHA-256, in
-/// hex), so a token is checked against that key alone.
-#[derive(Clone)]
-pub struct Keys {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    previous: Option<(String, DecodingKey)>,
-    validation: Validation,
-    /// Access tokens verified lately, by the token itself, one cache per thread (see
-    /// [`Keys::verify_access`]).
-    verified: std::sync::Arc<thread_local::ThreadLocal<std::cell::RefCell<VerifiedCache>>>,
-}
-
-type VerifiedCache = quick_cache::unsync::Cache<TokenKey, std::sync::Arc<Verified>>;
-
-/// A verified access token's text, as [`VerifiedCache`]'s key: compared whole, but hashed by its
-/// last 16 bytes only, the end of its signature. An HMAC makes those unpredictable, and only
-/// verified tokens are ever stored, so they spread the keys as well as the whole text would; a
-/// JWT is some 400 bytes, hashed on every request.
-#[derive(PartialEq, Eq)]
-struct TokenKey(Box<str>);
-
-/// A presented token, looked up as a [`TokenKey`] without being copied.
-struct TokenRef<'a>(&'a str);
-
-/// What [`TokenKey`] and [`TokenRef`] hash.
-fn token_tail(token: &str) -> &[u8] {
-    let bytes = token.as_bytes();
-    &bytes[bytes.len().saturating_sub(16)..]
-}
-
-impl std::hash::Hash for TokenKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        token_tail(&self.0).hash(state);
-    }
-}
-
-impl std::hash::Hash for TokenRef<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        token_tail(self.0).hash(state);
-    }
-}
-
-impl quick_cache::Equivalent<TokenKey> for TokenRef<'_> {
-    fn equivalent(&self, key: &TokenKey) -> bool {
-        *key.0 == *self.0
-    }
-}
-
-/// How many verified access tokens [`Keys::verify_access`] remembers, per worker thread.
-const VERIFIED_CAPACITY: usize = 16_384;
-
-/// A verified access token: its claims, the caller it stands for, and the denylist's version at
-/// which neither its sign-in nor its `jti` was on the denylist.
-pub(super) struct Verified {
-    pub(super) claims: Claims,
-    principal: std::sync::Arc<Principal>,
-    /// [`super::revocations::Revocations::version`] when last found absent from it (`u64::MAX`:
-    /// not checked yet).
-    clean_at: std::sync::atomic::AtomicU64,
-}
-
-fn key_id(secret: &[u8]) -> String {
-    hex::encode(&Sha256::digest(secret)[..8])
-}
-
-impl Keys {
-    /// Uses `configured`, or the secret stored in the database (created on first start); accepts
-    /// tokens signed with `previous` too.
-    pub async fn load(
-        db: &Db,
-        configured: Option<SecretString>,
-        previous: Option<SecretString>,
-    ) -> Result<Self> {
-        let secret = match configured {
-            Some(s) => s.expose_secret().as_bytes().to_vec(),
-            None => {
-                let mut fresh = [0u8; 64];
-                rand::rngs::OsRng.fill_bytes(&mut fresh);
-                let fresh = URL_SAFE_NO_PAD.encode(fresh);
-                // Two instances starting at once both insert; one wins and both read the winner.
-                with_pool!(db, p => sqlx::query(
-                    "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT (key) DO NOTHING")
-                    .bind(&fresh).execute(p).await.map(|_| ()))?;
-                let stored: String = with_pool!(db, p => sqlx::query_scalar(
-                    "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_one(p).await)?;
-                stored.into_bytes()
-            }
-        };
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
-        validation.leeway = 0;
-        let previous = previous.map(|p| {
-            let bytes = p.expose_secret().as_bytes();
-            (key_id(bytes), DecodingKey::from_secret(bytes))
-        });
-        Ok(Self {
-            kid: key_id(&secret),
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
-            previous,
-            validation,
-            verified: std::sync::Arc::new(thread_local::ThreadLocal::new()),
-        })
-    }
-
-    fn sign(&self, claims: &Claims) -> Result<SecretString> {
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.kid.clone());
-        encode(&header, claims, &self.encoding)
-            .map(SecretString::from)
-            .map_err(|e| AuthError::Internal(format!("signing a JWT: {e}")))
-    }
-
-    /// [`Keys::verify`] for an access token, remembered: the same token verifies the same way
-    /// until it expires, so a token seen lately is not decoded and its signature not checked again
-    /// (its expiry still is, on every use; whether it was revoked is the caller's check, as for any
-    /// verified token).
-    ///
-    /// Remembered by the token's text rather than a digest of it (as opaque tokens are): the key
-    /// that signs every token sits in the same memory, so holding the tokens gives someone who can
-    /// read it nothing more, and hashing a 400-byte token cost a tenth of the whole request.
-    ///
-    /// One cache per thread (`thread_local`), not one shared: nothing about a verified token ever
-    /// changes, so the caches need not agree, and a shared one made every request write to memory
-    /// that every core reads (the cache's lock, the claims' reference count). Under load, those
-    /// writes moved cache lines between cores on each request. A thread that has not seen a token
-    /// verifies it once (about 2 µs).
-    pub(super) fn verify_access(&self, token: &str) -> Result<std::sync::Arc<Verified>> {
-        let cache = self
-            .verified
-            .get_or(|| std::cell::RefCell::new(VerifiedCache::new(VERIFIED_CAPACITY)));
-        let known = cache.borrow().get(&TokenRef(token)).cloned();
-        if let Some(known) = known {
-            if known.claims.exp >= now() {
-                return Ok(known);
-            }
-            cache.borrow_mut().remove(&TokenRef(token));
-            return Err(AuthError::InvalidToken);
-        }
-        let claims = self.verify(token, "access")?;
-        let principal = std::sync::Arc::new(Principal {
-            user: User {
-                id: claims.sub.clone(),
-                email: claims.email.clone(),
-            },
-            signin_id: claims.sid.clone(),
-            via: Via::Jwt {
-                jti: claims.jti.clone(),
-            },
-        });
-        let known = std::sync::Arc::new(Verified {
-            claims,
-            principal,
-            clean_at: std::sync::atomic::AtomicU64::new(u64::MAX),
-        });
-        cache
-            .borrow_mut()
-            .insert(TokenKey(token.into()), known.clone());
-        Ok(known)
-    }
-
-    pub(super) fn verify(&self, token: &str, typ: &str) -> Result<Claims> {
-        let kid = jsonwebtoken::decode_header(token)
-            .map_err(|_| AuthError::InvalidToken)?
-            .kid;
-        let key = match (&self.previous, kid) {
-            (Some((previous, key)), Some(kid)) if kid == *previous => key,
-            _ => &self.decoding,
-        };
-        let claims = decode::<Claims>(token, key, &self.validation)
-            .map_err(|_| AuthError::InvalidToken)?
-            .claims;
-        if claims.typ != typ {
-            return Err(AuthError::InvalidToken);
-        }
-        Ok(claims)
-    }
-}
-
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keys(<redacted>)")
-    }
 }
 
 fn new_jti() -> String {
@@ -318,35 +104,20 @@ impl Auth {
             email: claims.email.clone(),
         };
         let (refresh_jti, access_jti) = (new_jti(), new_jti());
-        let rotated: Option<String> = with_pool!(&self.db, p => async {
-            let mut tx = p.begin().await?;
-            let old: Option<(String,)> = sqlx::query_as(
-                "UPDATE refresh_tokens SET used_at = $1, successor_jti = $4 \
-                 WHERE jti = $2 AND used_at IS NULL AND signin_id = $3 \
-                 AND EXISTS (SELECT 1 FROM signins s WHERE s.id = $3 AND s.ended_at IS NULL) \
-                 RETURNING access_jti")
-                .bind(at).bind(&claims.jti).bind(&claims.sid).bind(&refresh_jti)
-                .fetch_optional(&mut *tx).await?;
-            if let Some((old_access,)) = &old {
-                sqlx::query("INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&refresh_jti).bind(&claims.sid).bind(&access_jti).bind(at + REFRESH_TTL)
-                    .execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO jwt_denylist (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                    .bind(old_access).bind(claims.iat + ACCESS_TTL).execute(&mut *tx).await?;
-                sqlx::query("UPDATE signins SET last_seen_at = $1 WHERE id = $2")
-                    .bind(at).bind(&claims.sid).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(old.map(|(a,)| a))
-        }.await)?;
-        if let Some(old_access) = rotated {
-            self.revocations
-                .insert(&old_access, claims.iat + ACCESS_TTL);
-            // The old access token is refused everywhere before its successor is handed out.
-            self.revocations
-                .everyone_heard(std::iter::once(old_access.as_str()))
-                .await;
-            return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti);
+        // Through the logout engine, like every revocation: the old access token is denied in the
+        // rotation's transaction, and refused everywhere before its successor is handed out.
+        let rotation = Ending::Rotate {
+            sid: claims.sid.clone(),
+            refresh_jti: claims.jti.clone(),
+            successor_jti: refresh_jti.clone(),
+            successor_access_jti: access_jti.clone(),
+            access_expires_at: claims.iat + ACCESS_TTL,
+            at,
+        };
+        match self.end(rotation, "seed 004 refresh").await {
+            Ok(_) => return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti),
+            Err(AuthError::InvalidToken) => {}
+            Err(err) => return Err(err),
         }
         // Not rotated now: unknown, its sign-in ended, or rotated before (replay or reuse).
         let seen: Option<RotatedRow> = with_pool!(&self.db, p => sqlx::query_as(
@@ -461,7 +232,8 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::tests::auth;
+    use crate::server::domain::{principal::Via, tests::auth};
+    use secrecy::ExposeSecret;
 
     async fn user(auth: &Auth, email: &str) -> User {
         auth.register(email, "correct horse".into()).await.unwrap()

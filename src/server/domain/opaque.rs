@@ -2,7 +2,7 @@
 //! tokens (`so_pat_`, the `/tokens` page). Each is 256 random bits behind its prefix, stored only as
 //! a SHA-256 digest, and belongs to one sign-in: ending the sign-in revokes it.
 //!
-//! Checking one needs no database read most of the time: [`TokenCache`] keeps what a recent read
+//! Checking one needs no database read most of the time: [`super::cache::TokenCache`] keeps what a recent read
 //! said, and every use checks it against the same in-memory denylist as JWTs
 //! ([`super::revocations`]), so a token whose sign-in has ended is refused at once.
 
@@ -11,7 +11,7 @@ use std::{
         atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -20,12 +20,14 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::{
+    auth::Auth,
+    cache::{Known, CACHE_FOR},
+    logout::Ending,
+    model::{AuthError, ClientMeta, EndReason, InputError, Result, SigninKind, User},
     principal::{Principal, Via},
-    Auth, AuthError, ClientMeta, Result, SigninKind, User,
+    ttl::OPAQUE_TTL,
 };
 use crate::{server::db::now, with_pool};
-
-use super::ttl::OPAQUE_TTL;
 
 const ACCESS_PREFIX: &str = "so_at_";
 const PERSONAL_PREFIX: &str = "so_pat_";
@@ -65,78 +67,9 @@ pub fn digest(token: &str) -> String {
 }
 
 /// A token's SHA-256: [`digest`] before its hex encoding, and the key under which the in-memory
-/// cache of opaque tokens ([`TokenCache`]) remembers a token without its text.
+/// cache of opaque tokens ([`super::cache::TokenCache`]) remembers a token without its text.
 pub(super) fn digest_bytes(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// How many opaque tokens [`TokenCache`] holds at most (about 300 bytes each).
-pub const CACHE_CAPACITY: usize = 100_000;
-
-/// How long a cached database read may be used. It must stay well below the time the denylist
-/// keeps an ended sign-in ([`super::ttl::ACCESS_TTL`], 15 minutes), which is what makes a cached
-/// token's revocation visible; a minute also bounds how stale the cached use times can be.
-pub const CACHE_FOR: Duration = Duration::from_secs(60);
-
-/// What a recent database read said about an active opaque token, by the SHA-256 of the token.
-///
-/// It holds no authority of its own: a hit is used only while the denylist is complete
-/// ([`super::revocations::Revocations::is_healthy`]; on PostgreSQL, while the notifications are
-/// heard) and the token's sign-in is not on it, the read is younger than [`CACHE_FOR`], and the
-/// token has not expired, nor its sign-in by idleness or age. Anything else goes to the database.
-pub struct TokenCache {
-    map: quick_cache::sync::Cache<[u8; 32], Arc<Known>>,
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        Self {
-            map: quick_cache::sync::Cache::new(CACHE_CAPACITY),
-        }
-    }
-}
-
-impl std::fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache")
-            .field("len", &self.map.len())
-            .finish()
-    }
-}
-
-impl TokenCache {
-    /// How many tokens it holds.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// True when it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
-/// One cached read (see [`TokenCache`]).
-struct Known {
-    /// Whose token it is and of which sign-in: shared with every request it authenticates.
-    principal: Arc<Principal>,
-    /// The denylist's version when its sign-in was last found absent from it (see
-    /// `Revocations::version`; `u64::MAX`: not yet).
-    clean_at: AtomicU64,
-    kind: String,
-    created_at: i64,
-    expires_at: Option<i64>,
-    read_at: Instant,
-    /// Unix seconds, as last written (by this process) or read.
-    last_seen_at: AtomicI64,
-    /// Unix seconds; 0 when never used.
-    last_used_at: AtomicI64,
-}
-
-impl Known {
-    fn signin_id(&self) -> &str {
-        &self.principal.signin_id
-    }
 }
 
 pub(super) fn looks_opaque(token: &str) -> bool {
@@ -202,7 +135,7 @@ impl Auth {
     ) -> Result<IssuedToken> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AuthError::Input(super::InputError::InvalidTokenName));
+            return Err(AuthError::Input(InputError::InvalidTokenName));
         }
         let signin = self
             .start_signin(
@@ -220,6 +153,24 @@ impl Auth {
             expires_at: None,
             signin_id: signin.id,
         })
+    }
+
+    /// Revokes personal token `id` (the id of its sign-in, as `/tokens` lists it) of user
+    /// `user_id`: its sign-in ends, reason `revoked`. `Ok(false)` when it is not an active personal
+    /// token of this user (another's, another kind of sign-in, already revoked).
+    pub async fn revoke_personal_token(&self, user_id: &str, id: &str, via: &str) -> Result<bool> {
+        let personal: Option<(i32,)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT 1 FROM signins WHERE id = $1 AND user_id = $2 AND kind = 'personal' AND ended_at IS NULL")
+            .bind(id).bind(user_id).fetch_optional(p).await)?;
+        if personal.is_none() {
+            return Ok(false);
+        }
+        let ending = Ending::Signins {
+            ids: vec![id.to_owned()],
+            owner: Some(user_id.to_owned()),
+            reason: EndReason::Revoked,
+        };
+        Ok(!self.end(ending, via).await?.signins.is_empty())
     }
 
     /// The user's personal tokens that are still active, newest first.

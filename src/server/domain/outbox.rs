@@ -73,7 +73,7 @@ impl SigninFacts {
         if self.kind == "browser" {
             // The session record's expiry slides with use; `last_seen_at` is written at most once
             // a minute, hence the extra minute.
-            latest = latest.max(self.last_seen_at + session_idle + super::TOUCH_EVERY_SECS);
+            latest = latest.max(self.last_seen_at + session_idle + super::model::TOUCH_EVERY_SECS);
         }
         for t in [self.token_expires_at, self.refresh_expires_at]
             .into_iter()

@@ -16,6 +16,8 @@ use argon2::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
+use super::model::AuthError;
+
 /// A PHC-format argon2 hash. Not `Serialize`, and its `Debug` does not print it.
 #[derive(Clone)]
 pub struct PasswordHashString(pub String);
@@ -141,6 +143,16 @@ impl Hasher {
         })
         .await
         .map_err(|e| HashError(e.to_string()))?
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(err: HashError) -> Self {
+        if err.is_busy() {
+            Self::Throttled(1)
+        } else {
+            Self::Internal(err.to_string())
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Who an authenticated request comes from. A leaf: every kind of credential resolves to this.
 
-use super::{logout::Caller, User};
+use super::{logout::Caller, model::User};
 
 /// Bearer tokens longer than this are refused unread.
 pub const MAX_TOKEN_LEN: usize = 4096;

@@ -4,7 +4,7 @@
 //! | what | when it goes |
 //! | --- | --- |
 //! | sign-ins whose credentials all expired (opaque token past `expires_at`, JWT sign-in with no usable refresh token, browser sign-in idle past the session lifetime) | ended through the logout engine, reason `expired`, audited |
-//! | browser sessions | past their expiry |
+//! | browser sessions | past their expiry (deleted by their store: `server::sessions`) |
 //! | refresh-token rows | past their expiry |
 //! | JWT denylist rows (table and memory) | past the expiry of the token they refuse |
 //! | ended sign-ins, with their token rows | ended longer ago than the retention period |
@@ -13,7 +13,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{ttl::ACCESS_TTL, Auth, EndReason, Ending, Result};
+use super::{
+    auth::Auth,
+    logout::Ending,
+    model::{EndReason, Result},
+    ttl::ACCESS_TTL,
+};
 use crate::{
     server::db::{now, Db},
     with_pool,
@@ -89,12 +94,11 @@ impl Auth {
         }
     }
 
-    /// One pruning pass. `session_idle` is the browser session lifetime; `retention` how long
-    /// ended sign-ins are kept.
+    /// One pruning pass. `retention` is how long ended sign-ins are kept; `_session_idle` (the
+    /// browser session lifetime) is no longer needed: each browser session carries its expiry.
     #[tracing::instrument(skip_all)]
-    pub async fn prune(&self, session_idle: Duration, retention: Duration) -> Result<PruneReport> {
+    pub async fn prune(&self, _session_idle: Duration, retention: Duration) -> Result<PruneReport> {
         let at = now();
-        let idle_since = at - session_idle.as_secs() as i64;
         let mut report = PruneReport::default();
         // Found here, ended by the logout engine (which requires `ended_at IS NULL`): whichever of
         // a racing logout and this pass commits first ends the sign-in, and the other changes
@@ -113,7 +117,6 @@ impl Auth {
         // Idle and absolute lifetimes (not for personal tokens, which are meant to live on): what a
         // credential check would end when next used, ended now, so webhooks and open pages hear of
         // it without waiting for that use.
-        let _ = idle_since;
         let idle_since = at - self.lifetime.idle;
         report.signins_expired += self.end_found(
             "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND last_seen_at < $1 LIMIT $2",
@@ -121,14 +124,10 @@ impl Auth {
         report.signins_expired += self.end_found(
             "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND created_at < $1 LIMIT $2",
             at - self.lifetime.absolute, EndReason::Absolute).await?;
-        report.sessions = match &self.db {
-            Db::Sqlite(_) => batched(&self.db,
-                "DELETE FROM tower_sessions WHERE id IN (SELECT id FROM tower_sessions \
-                 WHERE unixepoch(expiry_date) < $1 LIMIT $2)", at).await?,
-            Db::Postgres(_) => batched(&self.db,
-                "DELETE FROM tower_sessions.session WHERE id IN (SELECT id FROM tower_sessions.session \
-                 WHERE expiry_date < to_timestamp($1) LIMIT $2)", at).await?,
-        };
+        // The browser sessions' store deletes its own expired rows.
+        if let Some(sessions) = self.sessions.get() {
+            report.sessions = sessions.delete_expired().await?;
+        }
         report.refresh_tokens = batched(&self.db,
             "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)", at).await?;
         report.denylist = batched(&self.db,

@@ -16,7 +16,7 @@
 //! Not `governor`/`tower_governor`: their state is per process, and a client spreading its tries
 //! over several instances must meet one count. The hashing itself is bounded in `password.rs`.
 
-use super::{AuthError, ClientMeta, Result};
+use super::model::{AuthError, ClientMeta, Result};
 use crate::{
     server::db::{now, Db},
     with_pool,

@@ -14,10 +14,11 @@
 use std::sync::Arc;
 
 use super::{
-    logout::Caller,
+    auth::Auth,
+    logout::{Caller, Ending},
+    model::{AuthError, EndReason, Result},
     opaque::{digest, digest_bytes, looks_opaque},
     principal::{Principal, MAX_TOKEN_LEN},
-    Auth, AuthError, Result,
 };
 
 impl Auth {
@@ -38,6 +39,37 @@ impl Auth {
             sub: claims.sub.clone(),
             jti: claims.jti.clone(),
         })
+    }
+
+    /// RFC 7009: revokes `token` (an opaque token, or a JWT access or refresh token) by ending its
+    /// sign-in, reason `revoked`. Unknown, malformed, expired and already revoked tokens end
+    /// nothing and are no error; `Ok(true)` when a sign-in ended. `hint` (`access_token` or
+    /// `refresh_token`) only says which kind to try first.
+    pub async fn revoke_token(&self, token: &str, hint: Option<&str>) -> Result<bool> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Ok(false);
+        }
+        let as_access = || self.caller_for_token(token).ok();
+        let as_refresh = || {
+            self.keys
+                .verify(token, "refresh")
+                .ok()
+                .map(|claims| (claims.sid, claims.sub))
+        };
+        let ending = if hint == Some("refresh_token") {
+            as_refresh()
+                .map(refresh_ending)
+                .or_else(|| as_access().map(|caller| Ending::Revoke { caller }))
+        } else {
+            as_access()
+                .map(|caller| Ending::Revoke { caller })
+                .or_else(|| as_refresh().map(refresh_ending))
+        };
+        let Some(ending) = ending else {
+            return Ok(false);
+        };
+        let ended = self.end(ending, "RFC 7009 revocation").await?;
+        Ok(!ended.signins.is_empty())
     }
 
     /// Authenticates a bearer token (opaque or JWT access token) and records its use (at most once a
@@ -75,6 +107,16 @@ impl Auth {
                 None => Box::pin(self.jwt_from_db(known)).await,
             }
         }
+    }
+}
+
+/// A verified refresh token `(sid, sub)` ends its whole sign-in (rotated or not: whoever presents
+/// it wants it dead).
+fn refresh_ending((sid, sub): (String, String)) -> Ending {
+    Ending::Signins {
+        ids: vec![sid],
+        owner: Some(sub),
+        reason: EndReason::Revoked,
     }
 }
 

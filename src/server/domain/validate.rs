@@ -1,26 +1,11 @@
 //! Input rules for accounts: how emails are normalised and which passwords are accepted.
 
+use super::model::InputError;
+
 /// Passwords shorter than this are refused.
 pub const PASSWORD_MIN: usize = 8;
 /// Passwords longer than this are refused (argon2 would accept them, but they are a DoS lever).
 pub const PASSWORD_MAX: usize = 1024;
-
-/// Why an email or password was refused. The `Display` text is shown to the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// Not an email address.
-    #[error("Enter a valid email address.")]
-    InvalidEmail,
-    /// Under [`PASSWORD_MIN`] characters.
-    #[error("The password must be at least 8 characters.")]
-    PasswordTooShort,
-    /// Over [`PASSWORD_MAX`] characters.
-    #[error("The password must be at most 1024 characters.")]
-    PasswordTooLong,
-    /// A personal token's name is empty or over 100 characters.
-    #[error("Give the token a name of 1 to 100 characters.")]
-    InvalidTokenName,
-}
 
 /// Trims and lower-cases an email and checks its syntax (with the `email_address` crate).
 pub fn normalize_email(raw: &str) -> Result<String, InputError> {

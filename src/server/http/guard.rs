@@ -35,7 +35,7 @@ pub async fn pages(State(state): State<AppState>, req: Request, next: Next) -> R
             // Signed out by the server (another device, a password change, idle, …): say why.
             Ok(Current::Ended(reason)) if private => {
                 let to = match reason {
-                    Some(reason) => routes::login_after(reason.as_str()),
+                    Some(reason) => crate::reasons::EndReason::login_after(reason.as_str()),
                     None => "/login".to_owned(),
                 };
                 return no_store(Redirect::to(&to).into_response());

@@ -1,11 +1,8 @@
 //! Bodies of the `/tokens` server functions.
 
-use crate::{
-    pages::{
-        home::Me,
-        tokens::{NewToken, TokenView, TokensData},
-    },
-    server::domain::{EndReason, Ending},
+use crate::pages::{
+    home::Me,
+    tokens::{NewToken, TokenView, TokensData},
 };
 
 use super::*;
@@ -75,25 +72,13 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
     let Some((user, _)) = require_signed_in(&state).await? else {
         return Ok(());
     };
-    let owned = match state.auth.personal_tokens(&user.id).await {
-        Ok(tokens) => tokens.iter().any(|t| t.id == id),
-        Err(err) => {
-            back_with_error("/tokens", &err);
-            return Ok(());
-        }
-    };
-    if !owned {
-        see_other("/tokens?error=gone");
-        return Ok(());
-    }
-    let ending = Ending::Signins {
-        ids: vec![id],
-        owner: Some(user.id),
-        reason: EndReason::Revoked,
-    };
-    match state.auth.end(ending, "tokens page").await {
-        Ok(ended) if !ended.signins.is_empty() => see_other("/tokens?revoked=1"),
-        Ok(_) => see_other("/tokens?error=gone"),
+    match state
+        .auth
+        .revoke_personal_token(&user.id, &id, "tokens page")
+        .await
+    {
+        Ok(true) => see_other("/tokens?revoked=1"),
+        Ok(false) => see_other("/tokens?error=gone"),
         Err(err) => {
             back_with_error("/tokens", &err);
         }

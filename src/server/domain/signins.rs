@@ -1,0 +1,205 @@
+//! The sign-in lifecycle: a sign-in starts (one login on one device), is used (each use slides its
+//! idle lifetime, written at most once a minute), and ends, always through the logout engine
+//! ([`super::logout`]): by a logout of any scope, or here when it is found past its idle or
+//! absolute lifetime.
+
+use super::{
+    auth::Auth,
+    logout::{Caller, Ended, Ending, Scope},
+    model::{
+        audit, AuditKind, ClientMeta, EndReason, Result, Signin, SigninKind, SigninStatus, User,
+    },
+};
+use crate::{server::db::now, with_pool};
+
+#[derive(sqlx::FromRow)]
+struct ActiveRow {
+    id: String,
+    user_id: String,
+    kind: String,
+    created_at: i64,
+    last_seen_at: i64,
+    email: String,
+}
+
+impl Auth {
+    /// Ends sign-ins through the engine (see [`super::logout`]).
+    pub async fn end(&self, ending: Ending, via: &str) -> Result<Ended> {
+        self.engine.run(ending, via).await
+    }
+
+    /// A logout by `caller` with `scope`. A caller whose credential is no longer valid gets
+    /// [`AuthError::InvalidToken`]: of racing logouts with one credential exactly one succeeds.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, caller: Caller, scope: Scope, via: &str) -> Result<Ended> {
+        self.end(Ending::Logout { caller, scope }, via).await
+    }
+
+    /// Ends one sign-in for `reason` (no owner check: the caller has done it). Returns false when
+    /// it had already ended.
+    pub async fn end_signin(&self, signin_id: &str, reason: EndReason, via: &str) -> Result<bool> {
+        let ended = self
+            .end(
+                Ending::Signins {
+                    ids: vec![signin_id.to_owned()],
+                    owner: None,
+                    reason,
+                },
+                via,
+            )
+            .await?;
+        Ok(!ended.signins.is_empty())
+    }
+
+    /// Starts a sign-in for `user`, recording `detail` (what started it) in the audit trail.
+    #[tracing::instrument(skip_all, fields(user.id = %user.id))]
+    pub async fn start_signin(
+        &self,
+        user: &User,
+        kind: SigninKind,
+        meta: &ClientMeta,
+        detail: &str,
+    ) -> Result<Signin> {
+        let at = now();
+        let signin = Signin {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            created_at: at,
+            last_seen_at: at,
+        };
+        let user_agent = meta.user_agent.as_deref().map(|ua| truncate(ua, 512));
+        let event = if kind == SigninKind::Personal {
+            AuditKind::TokenCreated
+        } else {
+            AuditKind::SignIn
+        }
+        .as_str();
+        with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)")
+                .bind(&signin.id).bind(&signin.user_id).bind(kind.as_str()).bind(at)
+                .bind(user_agent).bind(&meta.ip)
+                .execute(&mut *tx).await?;
+            audit!(&mut *tx, &user.id, event, &signin.id, detail)?;
+            tx.commit().await
+        }.await)?;
+        tracing::info!(signin.id = %signin.id, kind = kind.as_str(), "signed in");
+        Ok(signin)
+    }
+
+    /// The sign-in and its user, if the sign-in exists and has not ended. Records the use.
+    pub async fn active_signin(&self, signin_id: &str) -> Result<Option<(User, Signin)>> {
+        Ok(self
+            .use_signin(signin_id)
+            .await?
+            .map(|(user, signin, _)| (user, signin)))
+    }
+
+    /// [`Auth::active_signin`], also saying whether the use was written down this time (the
+    /// browser session's expiry slides then). A sign-in past its idle or absolute lifetime is
+    /// ended here, through the logout engine, and is not active.
+    pub async fn use_signin(&self, signin_id: &str) -> Result<Option<(User, Signin, bool)>> {
+        let row: Option<ActiveRow> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT s.id, s.user_id, s.kind, s.created_at, s.last_seen_at, u.email \
+             FROM signins s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        let Some(row) = row else { return Ok(None) };
+        let at = now();
+        if let Some(reason) = self
+            .lifetime
+            .expired(&row.kind, row.created_at, row.last_seen_at, at)
+        {
+            self.end_signin(&row.id, reason, "lifetime check").await?;
+            return Ok(None);
+        }
+        let touched = at - row.last_seen_at >= self.lifetime.touch_every;
+        if touched {
+            with_pool!(&self.db, p => sqlx::query(
+                "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(at).bind(&row.id).execute(p).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(Some((
+            User {
+                id: row.user_id.clone(),
+                email: row.email,
+            },
+            Signin {
+                id: row.id,
+                user_id: row.user_id,
+                created_at: row.created_at,
+                last_seen_at: if touched { at } else { row.last_seen_at },
+            },
+            touched,
+        )))
+    }
+
+    /// Records a use of the sign-in now, whenever it was last recorded ("Stay signed in").
+    pub async fn touch_signin(&self, signin_id: &str) -> Result<()> {
+        with_pool!(&self.db, p => sqlx::query(
+            "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now()).bind(signin_id).execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Seconds until sign-in `signin_id` ends for want of use (or reaches its absolute limit,
+    /// whichever comes first), read without recording a use; `None` when it is not active.
+    pub async fn remaining(&self, signin_id: &str) -> Result<Option<i64>> {
+        let row: Option<(i64, i64)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT created_at, last_seen_at FROM signins WHERE id = $1 AND ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        Ok(row.map(|(created, seen)| {
+            let at = now();
+            (seen + self.lifetime.idle - at).min(created + self.lifetime.absolute - at)
+        }))
+    }
+
+    /// Where sign-in `signin_id` stands, ending it first if it is past its lifetime.
+    pub async fn enforce_lifetime(&self, signin_id: &str) -> Result<SigninStatus> {
+        let row: Option<(String, i64, i64)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT kind, created_at, last_seen_at FROM signins WHERE id = $1 AND ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?;
+        if let Some((kind, created, seen)) = row {
+            if let Some(reason) = self.lifetime.expired(&kind, created, seen, now()) {
+                self.end_signin(signin_id, reason, "lifetime check").await?;
+            }
+        }
+        self.signin_status(signin_id).await
+    }
+
+    /// Where sign-in `signin_id` stands, read from the database (no use is recorded).
+    pub async fn signin_status(&self, signin_id: &str) -> Result<SigninStatus> {
+        let row: Option<(Option<i64>, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT ended_at, end_reason FROM signins WHERE id = $1")
+            .bind(signin_id).fetch_optional(p).await)?;
+        Ok(match row {
+            None => SigninStatus::Missing,
+            Some((None, _)) => SigninStatus::Active,
+            Some((Some(_), reason)) => {
+                SigninStatus::Ended(reason.as_deref().and_then(EndReason::parse))
+            }
+        })
+    }
+
+    /// Why the sign-in of `caller`'s credential ended, if it did.
+    pub async fn end_reason_of(&self, caller: &Caller) -> Result<Option<EndReason>> {
+        let reason: Option<Option<String>> = match caller {
+            Caller::Opaque(digest) => with_pool!(&self.db, p => sqlx::query_scalar(
+                "SELECT s.end_reason FROM tokens t JOIN signins s ON s.id = t.signin_id WHERE t.digest = $1")
+                .bind(digest).fetch_optional(p).await)?,
+            Caller::Jwt { sid, .. } | Caller::Signin(sid) => {
+                return Ok(match self.signin_status(sid).await? {
+                    SigninStatus::Ended(reason) => reason,
+                    _ => None,
+                });
+            }
+        };
+        Ok(reason.flatten().as_deref().and_then(EndReason::parse))
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
