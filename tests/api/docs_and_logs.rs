@@ -127,15 +127,8 @@ async fn no_token_or_password_ever_reaches_the_log() {
     app.logout_000(&opaque).await;
     app.logout_000(&opaque).await;
     app.form("logout", Some(&cookie), &[]).await;
-    app.form(
-        "login",
-        None,
-        &[
-            ("email", "ada@example.com"),
-            ("password", "wrong password 123"),
-        ],
-    )
-    .await;
+    app.login_form("ada@example.com", "wrong password 123", None)
+        .await;
 
     let logs = captured_logs();
     assert!(

@@ -239,11 +239,29 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Posts the registration form the way a browser without JavaScript does.
+    pub async fn register_form(&self, email: &str, password: &str) -> Response {
+        self.form(
+            "register",
+            None,
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Posts the login form the way a browser without JavaScript does: `email`, `password` and,
+    /// when given, the `next` page to go to after.
+    pub async fn login_form(&self, email: &str, password: &str, next: Option<&str>) -> Response {
+        let mut fields = vec![("email", email), ("password", password)];
+        if let Some(next) = next {
+            fields.push(("next", next));
+        }
+        self.form("login", None, &fields).await
+    }
+
     /// Signs in through the login form and returns the session cookie (`name=value`).
     pub async fn browser_login(&self, email: &str) -> String {
-        let res = self
-            .form("login", None, &[("email", email), ("password", PASSWORD)])
-            .await;
+        let res = self.login_form(email, PASSWORD, None).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), "/");
         session_cookie(&res).expect("login sets the session cookie")
