@@ -1,6 +1,6 @@
 //! `spawn_app()` and request helpers shared by every integration test.
 
-use reqwest::{header, redirect, Client, Response, StatusCode};
+use reqwest::{header, redirect, Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use signoff::server::{AppState, Application, Config};
 
@@ -267,6 +267,25 @@ impl TestApp {
         session_cookie(&res).expect("login sets the session cookie")
     }
 
+    /// A logout of the opaque `token` in one of the dialects that take one, not yet sent:
+    /// `0` seed 000's `GET /api/v1/account/logout?token=…`, `1` seed 001's `POST /auth/logout`,
+    /// anything else seed 002's `DELETE /api/v1/logout`.
+    pub fn opaque_logout(&self, dialect: usize, token: &str) -> RequestBuilder {
+        match dialect {
+            0 => self
+                .client
+                .get(self.url(&format!("/api/v1/account/logout?token={token}"))),
+            1 => self
+                .client
+                .post(self.url("/auth/logout"))
+                .bearer_auth(token),
+            _ => self
+                .client
+                .delete(self.url("/api/v1/logout"))
+                .bearer_auth(token),
+        }
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
@@ -291,12 +310,7 @@ impl TestApp {
 
     /// Seed 002: `DELETE /api/v1/logout` with a bearer token.
     pub async fn logout_002(&self, token: &str) -> Response {
-        self.client
-            .delete(self.url("/api/v1/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.opaque_logout(2, token).send().await.unwrap()
     }
 
     /// Seed 000: `POST /api/v1/account/login` with a JSON body.
@@ -316,11 +330,7 @@ impl TestApp {
 
     /// Seed 000: `GET /api/v1/account/logout?token=…`.
     pub async fn logout_000(&self, token: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/api/v1/account/logout?token={token}")))
-            .send()
-            .await
-            .unwrap()
+        self.opaque_logout(0, token).send().await.unwrap()
     }
 
     /// Seed 004: `POST /api/auth/login` with a JSON body.
@@ -534,4 +544,31 @@ pub fn unauthorized_002() -> serde_json::Value {
 /// The dialect's exact 401 body.
 pub fn unauthorized_004() -> serde_json::Value {
     json!({"code": 401, "message": "invalid token", "data": {}})
+}
+
+/// Starts every request at once, each on a task of its own, and returns their statuses in the
+/// order the requests were given.
+pub async fn race(requests: impl IntoIterator<Item = RequestBuilder>) -> Vec<StatusCode> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|req| tokio::spawn(async move { req.send().await.unwrap().status() }))
+        .collect();
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+/// How many of `statuses` are successes, asserting that every other one is `otherwise`.
+pub fn successes(statuses: &[StatusCode], otherwise: StatusCode) -> usize {
+    let mut ok = 0;
+    for &status in statuses {
+        if status.is_success() {
+            ok += 1;
+        } else {
+            assert_eq!(status, otherwise);
+        }
+    }
+    ok
 }
