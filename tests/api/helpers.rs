@@ -1,6 +1,6 @@
 //! `spawn_app()` and request helpers shared by every integration test.
 
-use reqwest::{header, redirect, Client, RequestBuilder, Response, StatusCode};
+use reqwest::{header, redirect, Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use signoff::server::{AppState, Application, Config};
 
@@ -349,6 +349,15 @@ impl TestApp {
             .post(self.url("/api/auth/logout"))
             .bearer_auth(access)
             .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` with nothing else: no credential, no cookie, no body.
+    pub async fn bare(&self, method: Method, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
             .send()
             .await
             .unwrap()
