@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reqwest::{header, StatusCode};
+use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -73,13 +73,7 @@ async fn repeated_wrong_passwords_are_throttled_with_429_in_each_dialect_the_rig
         json!({"code": 429, "message": "too many requests", "data": {}})
     );
     // The browser's sign-in page says so, in words.
-    let res = app
-        .form(
-            "login",
-            None,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.login_form("ada@example.com", PASSWORD, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         location(&res).starts_with("/login?error=throttled"),
@@ -231,11 +225,11 @@ async fn head_never_ends_a_sign_in() {
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()[header::ALLOW], "GET");
     let post = app
-        .client
-        .post(app.url(&format!("/api/v1/account/logout?token={token}")))
-        .send()
-        .await
-        .unwrap();
+        .bare(
+            Method::POST,
+            &format!("/api/v1/account/logout?token={token}"),
+        )
+        .await;
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post.headers()[header::ALLOW], "GET");
     assert!(app.accepted(&token).await);
@@ -400,13 +394,7 @@ async fn session_ids_are_stored_only_as_hashes() {
 async fn over_https_the_cookie_is_host_prefixed_and_secure() {
     let app = spawn_app_with(|c| c.secure_cookies = true).await;
     app.create_user("ada@example.com").await;
-    let res = app
-        .form(
-            "login",
-            None,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.login_form("ada@example.com", PASSWORD, None).await;
     let cookies = set_cookies(&res);
     let cookie = cookies
         .iter()

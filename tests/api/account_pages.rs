@@ -152,11 +152,7 @@ async fn a_password_change_ends_the_others_and_keeps_the_current_one() {
     );
     assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK);
     let res = app
-        .form(
-            "login",
-            None,
-            &[("email", "ada@example.com"), ("password", "a new password")],
-        )
+        .login_form("ada@example.com", "a new password", None)
         .await;
     assert_eq!(location(&res), "/");
 

@@ -7,32 +7,14 @@ use crate::helpers::{location, session_cookie, set_cookies, spawn_app, start, PA
 #[tokio::test]
 async fn register_form_creates_the_account_and_sends_to_login() {
     let app = spawn_app().await;
-    let res = app
-        .form(
-            "register",
-            None,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.register_form("ada@example.com", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?registered=1");
     app.browser_login("ada@example.com").await;
 
-    let res = app
-        .form(
-            "register",
-            None,
-            &[("email", "ada@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.register_form("ada@example.com", PASSWORD).await;
     assert_eq!(location(&res), "/register?error=email_taken");
-    let res = app
-        .form(
-            "register",
-            None,
-            &[("email", "bob@example.com"), ("password", "short")],
-        )
-        .await;
+    let res = app.register_form("bob@example.com", "short").await;
     assert_eq!(location(&res), "/register?error=password_short");
 }
 
@@ -40,13 +22,7 @@ async fn register_form_creates_the_account_and_sends_to_login() {
 async fn login_sets_an_httponly_samesite_cookie_and_home_shows_the_email_uncached() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let res = app
-        .form(
-            "login",
-            None,
-            &[("email", " ADA@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.login_form(" ADA@example.com", PASSWORD, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/");
     let set = set_cookies(&res).join("\n");
@@ -201,15 +177,7 @@ async fn an_external_redirect_target_is_ignored() {
         "javascript:alert(1)",
     ] {
         let res = app
-            .form(
-                "login",
-                None,
-                &[
-                    ("email", "ada@example.com"),
-                    ("password", PASSWORD),
-                    ("next", next),
-                ],
-            )
+            .login_form("ada@example.com", PASSWORD, Some(next))
             .await;
         assert_eq!(location(&res), "/", "login next={next}");
         let cookie = session_cookie(&res).unwrap();
@@ -218,15 +186,7 @@ async fn an_external_redirect_target_is_ignored() {
     }
     // A local path is followed.
     let res = app
-        .form(
-            "login",
-            None,
-            &[
-                ("email", "ada@example.com"),
-                ("password", PASSWORD),
-                ("next", "/register"),
-            ],
-        )
+        .login_form("ada@example.com", PASSWORD, Some("/register"))
         .await;
     assert_eq!(location(&res), "/register");
 }
@@ -235,19 +195,9 @@ async fn an_external_redirect_target_is_ignored() {
 async fn unknown_user_and_wrong_password_are_answered_alike() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
-    let unknown = app
-        .form(
-            "login",
-            None,
-            &[("email", "bob@example.com"), ("password", PASSWORD)],
-        )
-        .await;
+    let unknown = app.login_form("bob@example.com", PASSWORD, None).await;
     let wrong = app
-        .form(
-            "login",
-            None,
-            &[("email", "ada@example.com"), ("password", "wrong password")],
-        )
+        .login_form("ada@example.com", "wrong password", None)
         .await;
     for res in [&unknown, &wrong] {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);

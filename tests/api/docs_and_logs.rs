@@ -1,6 +1,6 @@
 //! The OpenAPI document, the reference page, and what reaches the logs.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{captured_logs, spawn_app, PASSWORD};
@@ -100,21 +100,15 @@ async fn no_token_or_password_ever_reaches_the_log() {
     let cookie = app.browser_login("ada@example.com").await;
     let session_id = cookie.split_once('=').unwrap().1.to_owned();
     // Tokens in the query string, headers and bodies, on success and on failure paths.
-    app.client
-        .get(app.url(&format!("/api/v1/account/me?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
-    app.client
-        .get(app.url(&format!("/api/v1/account/nope?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
-    app.client
-        .post(app.url(&format!("/api/v1/account/logout?token={opaque}")))
-        .send()
-        .await
-        .unwrap();
+    app.get(&format!("/api/v1/account/me?token={opaque}"), None)
+        .await;
+    app.get(&format!("/api/v1/account/nope?token={opaque}"), None)
+        .await;
+    app.bare(
+        Method::POST,
+        &format!("/api/v1/account/logout?token={opaque}"),
+    )
+    .await;
     app.refresh_004(&json!({"refresh_token": refresh})).await;
     app.refresh_004(&json!({"refresh_token": refresh})).await;
     app.client
@@ -127,15 +121,8 @@ async fn no_token_or_password_ever_reaches_the_log() {
     app.logout_000(&opaque).await;
     app.logout_000(&opaque).await;
     app.form("logout", Some(&cookie), &[]).await;
-    app.form(
-        "login",
-        None,
-        &[
-            ("email", "ada@example.com"),
-            ("password", "wrong password 123"),
-        ],
-    )
-    .await;
+    app.login_form("ada@example.com", "wrong password 123", None)
+        .await;
 
     let logs = captured_logs();
     assert!(

@@ -1,6 +1,6 @@
 //! `spawn_app()` and request helpers shared by every integration test.
 
-use reqwest::{header, redirect, Client, Response, StatusCode};
+use reqwest::{header, redirect, Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use signoff::server::{AppState, Application, Config};
 
@@ -239,14 +239,51 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Posts the registration form the way a browser without JavaScript does.
+    pub async fn register_form(&self, email: &str, password: &str) -> Response {
+        self.form(
+            "register",
+            None,
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Posts the login form the way a browser without JavaScript does: `email`, `password` and,
+    /// when given, the `next` page to go to after.
+    pub async fn login_form(&self, email: &str, password: &str, next: Option<&str>) -> Response {
+        let mut fields = vec![("email", email), ("password", password)];
+        if let Some(next) = next {
+            fields.push(("next", next));
+        }
+        self.form("login", None, &fields).await
+    }
+
     /// Signs in through the login form and returns the session cookie (`name=value`).
     pub async fn browser_login(&self, email: &str) -> String {
-        let res = self
-            .form("login", None, &[("email", email), ("password", PASSWORD)])
-            .await;
+        let res = self.login_form(email, PASSWORD, None).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&res), "/");
         session_cookie(&res).expect("login sets the session cookie")
+    }
+
+    /// A logout of the opaque `token` in one of the dialects that take one, not yet sent:
+    /// `0` seed 000's `GET /api/v1/account/logout?token=…`, `1` seed 001's `POST /auth/logout`,
+    /// anything else seed 002's `DELETE /api/v1/logout`.
+    pub fn opaque_logout(&self, dialect: usize, token: &str) -> RequestBuilder {
+        match dialect {
+            0 => self
+                .client
+                .get(self.url(&format!("/api/v1/account/logout?token={token}"))),
+            1 => self
+                .client
+                .post(self.url("/auth/logout"))
+                .bearer_auth(token),
+            _ => self
+                .client
+                .delete(self.url("/api/v1/logout"))
+                .bearer_auth(token),
+        }
     }
 
     /// `POST path` with a JSON body.
@@ -273,12 +310,7 @@ impl TestApp {
 
     /// Seed 002: `DELETE /api/v1/logout` with a bearer token.
     pub async fn logout_002(&self, token: &str) -> Response {
-        self.client
-            .delete(self.url("/api/v1/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.opaque_logout(2, token).send().await.unwrap()
     }
 
     /// Seed 000: `POST /api/v1/account/login` with a JSON body.
@@ -298,11 +330,7 @@ impl TestApp {
 
     /// Seed 000: `GET /api/v1/account/logout?token=…`.
     pub async fn logout_000(&self, token: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/api/v1/account/logout?token={token}")))
-            .send()
-            .await
-            .unwrap()
+        self.opaque_logout(0, token).send().await.unwrap()
     }
 
     /// Seed 004: `POST /api/auth/login` with a JSON body.
@@ -321,6 +349,15 @@ impl TestApp {
             .post(self.url("/api/auth/logout"))
             .bearer_auth(access)
             .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` with nothing else: no credential, no cookie, no body.
+    pub async fn bare(&self, method: Method, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
             .send()
             .await
             .unwrap()
@@ -516,4 +553,31 @@ pub fn unauthorized_002() -> serde_json::Value {
 /// The dialect's exact 401 body.
 pub fn unauthorized_004() -> serde_json::Value {
     json!({"code": 401, "message": "invalid token", "data": {}})
+}
+
+/// Starts every request at once, each on a task of its own, and returns their statuses in the
+/// order the requests were given.
+pub async fn race(requests: impl IntoIterator<Item = RequestBuilder>) -> Vec<StatusCode> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|req| tokio::spawn(async move { req.send().await.unwrap().status() }))
+        .collect();
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+/// How many of `statuses` are successes, asserting that every other one is `otherwise`.
+pub fn successes(statuses: &[StatusCode], otherwise: StatusCode) -> usize {
+    let mut ok = 0;
+    for &status in statuses {
+        if status.is_success() {
+            ok += 1;
+        } else {
+            assert_eq!(status, otherwise);
+        }
+    }
+    ok
 }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use signoff::server::domain::{logout::FailPoint, ClientMeta};
 
-use crate::helpers::{expect_json, spawn_app, start, TestApp, PASSWORD};
+use crate::helpers::{expect_json, race, spawn_app, start, successes, TestApp, PASSWORD};
 
 /// `n` opaque tokens of `email`, one sign-in each, issued directly by the domain (a password check
 /// per token over HTTP would make these tests slow for nothing).
@@ -262,20 +262,12 @@ async fn two_hundred_concurrent_logouts_of_distinct_tokens_all_succeed() {
     let app = spawn_app().await;
     app.create_user("ada@example.com").await;
     let tokens = mint(&app, "ada@example.com", 200).await;
-    let mut tasks = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        let client = app.client.clone();
-        let req = match i % 3 {
-            0 => client.get(app.url(&format!("/api/v1/account/logout?token={token}"))),
-            1 => client.post(app.url("/auth/logout")).bearer_auth(token),
-            _ => client.delete(app.url("/api/v1/logout")).bearer_auth(token),
-        };
-        tasks.push(tokio::spawn(
-            async move { req.send().await.unwrap().status() },
-        ));
-    }
-    for t in tasks {
-        assert!(t.await.unwrap().is_success());
+    let logouts = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| app.opaque_logout(i % 3, token));
+    for status in race(logouts).await {
+        assert!(status.is_success());
     }
     for token in &tokens {
         assert!(!app.accepted(token).await);
@@ -299,35 +291,22 @@ async fn twenty_concurrent_logouts_of_one_token_exactly_one_succeeds() {
     let token = mint(&app, "ada@example.com", 1).await.remove(0);
     let (access, refresh_token) = app.jwt_pair("ada@example.com").await;
     for jwt in [false, true] {
-        let mut tasks = Vec::new();
-        for i in 0..20 {
-            let client = app.client.clone();
-            let req = if jwt {
-                client
+        let logouts = (0..20).map(|i| {
+            if jwt {
+                app.client
                     .post(app.url("/api/auth/logout"))
                     .bearer_auth(&access)
                     .json(&json!({ "refresh_token": refresh_token }))
             } else {
-                match i % 3 {
-                    0 => client.get(app.url(&format!("/api/v1/account/logout?token={token}"))),
-                    1 => client.post(app.url("/auth/logout")).bearer_auth(&token),
-                    _ => client.delete(app.url("/api/v1/logout")).bearer_auth(&token),
-                }
-            };
-            tasks.push(tokio::spawn(
-                async move { req.send().await.unwrap().status() },
-            ));
-        }
-        let mut ok = 0;
-        for t in tasks {
-            let status = t.await.unwrap();
-            if status.is_success() {
-                ok += 1;
-            } else {
-                assert_eq!(status, StatusCode::UNAUTHORIZED);
+                app.opaque_logout(i % 3, &token)
             }
-        }
-        assert_eq!(ok, 1, "jwt: {jwt}");
+        });
+        let statuses = race(logouts).await;
+        assert_eq!(
+            successes(&statuses, StatusCode::UNAUTHORIZED),
+            1,
+            "jwt: {jwt}"
+        );
     }
 }
 

@@ -54,7 +54,7 @@ async fn seed_000_logout_without_a_token_is_422() {
         "/api/v1/account/logout?token=",
         "/api/v1/account/logout?other=1",
     ] {
-        let res = app.client.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path, None).await;
         let headers = expect_json(
             res,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -121,19 +121,11 @@ async fn seed_000_login_and_me() {
     assert_eq!(body["data"]["user"]["email"], "ada@example.com");
 
     let res = app
-        .client
-        .get(app.url(&format!("/api/v1/account/me?token={token}")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/api/v1/account/me?token={token}"), None)
+        .await;
     let user = body["data"]["user"].clone();
     expect_json(res, StatusCode::OK, json!({"data": {"user": user}})).await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/account/me"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/v1/account/me", None).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_000()).await;
 }
 

@@ -1,7 +1,7 @@
 //! Seed 001: `POST /auth/logout` (bearer or cookie, scopes), row by row of `API.md`: status, exact
 //! body and named headers.
 
-use reqwest::{header, StatusCode};
+use reqwest::{header, Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{app_with_user, expect_json, unauthorized_001};
@@ -25,12 +25,7 @@ async fn seed_001_logout_with_a_bearer_token_is_200() {
 #[tokio::test]
 async fn seed_001_without_credentials_is_401() {
     let app = app_with_user().await;
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.bare(Method::POST, "/auth/logout").await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_001()).await;
 }
 
@@ -201,12 +196,7 @@ async fn seed_001_a_cross_site_cookie_request_is_403_and_changes_nothing() {
 #[tokio::test]
 async fn seed_001_wrong_method_405_unknown_path_404() {
     let app = app_with_user().await;
-    let res = app
-        .client
-        .get(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/auth/logout", None).await;
     let headers = expect_json(
         res,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -214,7 +204,7 @@ async fn seed_001_wrong_method_405_unknown_path_404() {
     )
     .await;
     assert_eq!(headers[header::ALLOW], "POST");
-    let res = app.client.post(app.url("/auth/nope")).send().await.unwrap();
+    let res = app.bare(Method::POST, "/auth/nope").await;
     expect_json(
         res,
         StatusCode::NOT_FOUND,

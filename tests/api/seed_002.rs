@@ -1,6 +1,6 @@
 //! Seed 002: `DELETE /api/v1/logout`, row by row of `API.md`: status, exact body and named headers.
 
-use reqwest::{header, StatusCode};
+use reqwest::{header, Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{app_with_user, expect_json, unauthorized_002};
@@ -15,24 +15,14 @@ async fn seed_002_logout_is_204_with_an_empty_body_then_401() {
     assert!(!app.accepted(&token).await);
     let res = app.logout_002(&token).await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_002()).await;
-    let res = app
-        .client
-        .delete(app.url("/api/v1/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.bare(Method::DELETE, "/api/v1/logout").await;
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_002()).await;
 }
 
 #[tokio::test]
 async fn seed_002_wrong_method_405_unknown_path_404() {
     let app = app_with_user().await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/v1/logout", None).await;
     let headers = expect_json(
         res,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -40,11 +30,6 @@ async fn seed_002_wrong_method_405_unknown_path_404() {
     )
     .await;
     assert_eq!(headers[header::ALLOW], "DELETE");
-    let res = app
-        .client
-        .get(app.url("/api/v1/nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/v1/nope", None).await;
     expect_json(res, StatusCode::NOT_FOUND, json!({"message": "Not Found."})).await;
 }

@@ -1,7 +1,7 @@
 //! Seed 004: `/api/auth/*` (JWT login, refresh, logout), row by row of `API.md`: status, exact body
 //! and named headers.
 
-use reqwest::{header, StatusCode};
+use reqwest::{header, Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{app_with_user, expect_json, unauthorized_004};
@@ -107,12 +107,7 @@ async fn seed_004_without_a_token_401_wrong_method_405_unknown_path_404() {
         .await
         .unwrap();
     expect_json(res, StatusCode::UNAUTHORIZED, unauthorized_004()).await;
-    let res = app
-        .client
-        .get(app.url("/api/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/logout", None).await;
     let headers = expect_json(
         res,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -120,12 +115,7 @@ async fn seed_004_without_a_token_401_wrong_method_405_unknown_path_404() {
     )
     .await;
     assert_eq!(headers[header::ALLOW], "POST");
-    let res = app
-        .client
-        .post(app.url("/api/auth/nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.bare(Method::POST, "/api/auth/nope").await;
     expect_json(
         res,
         StatusCode::NOT_FOUND,
