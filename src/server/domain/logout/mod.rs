@@ -226,39 +226,60 @@ pub(super) struct Job {
     pub reply: oneshot::Sender<Result<Ended>>,
 }
 
-/// Answers every job of a committed group (after recording the revocations in memory), or every
-/// job of a failed group with the same error.
-pub(super) fn answer(
-    jobs: Vec<Job>,
-    outcome: tx::DbResult<Vec<Result<Ended>>>,
-    revocations: &Revocations,
-    outbox: &Outbox,
-) {
-    match outcome {
-        Ok(answers) => {
-            if outbox.enabled()
-                && answers
-                    .iter()
-                    .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
-            {
-                outbox.written.notify_one();
-            }
-            for (job, answer) in jobs.into_iter().zip(answers) {
-                if let Ok(ended) = &answer {
-                    for s in &ended.signins {
-                        revocations.signin_ended(&s.id, Some(s.reason));
-                    }
-                    for (jti, until) in &ended.denied {
-                        revocations.insert(jti, *until);
-                    }
-                }
-                let _ = job.reply.send(answer);
-            }
+/// What every writer of one engine shares.
+#[derive(Clone)]
+pub(super) struct Shared {
+    /// Where committed endings are recorded before anyone is answered.
+    revocations: Arc<Revocations>,
+    /// A failure a test asked for ([`FailPoint`]).
+    fail: Arc<AtomicU8>,
+    /// How long after its rotation a refresh token may be presented again (seconds).
+    grace: i64,
+    /// Where `session.ended` events go.
+    outbox: Outbox,
+}
+
+impl Shared {
+    /// The context of a group run at `at`.
+    pub(super) fn ctx(&self, at: i64) -> tx::Ctx<'_> {
+        tx::Ctx {
+            at,
+            grace: self.grace,
+            fail: &self.fail,
+            outbox: &self.outbox,
         }
-        Err(err) => {
-            tracing::error!(error = %err, requests = jobs.len(), "a group of endings failed and was rolled back");
-            for job in jobs {
-                let _ = job.reply.send(Err(err.clone()));
+    }
+
+    /// Answers every job of a committed group (after recording the revocations in memory), or
+    /// every job of a failed group with the same error.
+    pub(super) fn answer(&self, jobs: Vec<Job>, outcome: tx::DbResult<Vec<Result<Ended>>>) {
+        let (revocations, outbox) = (&self.revocations, &self.outbox);
+        match outcome {
+            Ok(answers) => {
+                if outbox.enabled()
+                    && answers
+                        .iter()
+                        .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
+                {
+                    outbox.written.notify_one();
+                }
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    if let Ok(ended) = &answer {
+                        for s in &ended.signins {
+                            revocations.signin_ended(&s.id, Some(s.reason));
+                        }
+                        for (jti, until) in &ended.denied {
+                            revocations.insert(jti, *until);
+                        }
+                    }
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, requests = jobs.len(), "a group of endings failed and was rolled back");
+                for job in jobs {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
             }
         }
     }
@@ -291,7 +312,12 @@ impl Engine {
         let (grace, pg_writers) = (options.refresh_grace, options.pg_writers);
         let (queue, rx) = mpsc::channel(QUEUE);
         let fail = Arc::new(AtomicU8::new(0));
-        let grace = grace.as_secs() as i64;
+        let shared = Shared {
+            revocations: revocations.clone(),
+            fail: fail.clone(),
+            grace: grace.as_secs() as i64,
+            outbox,
+        };
         let this = Self {
             queue,
             fail: fail.clone(),
@@ -313,14 +339,7 @@ impl Engine {
             Db::Postgres(pool) => {
                 let rx = Arc::new(Mutex::new(rx));
                 for _ in 0..pg_writers.clamp(1, 64) {
-                    tokio::spawn(postgres::writer(
-                        pool.clone(),
-                        rx.clone(),
-                        revocations.clone(),
-                        fail.clone(),
-                        grace,
-                        outbox.clone(),
-                    ));
+                    tokio::spawn(postgres::writer(pool.clone(), rx.clone(), shared.clone()));
                 }
             }
         }

@@ -5,23 +5,19 @@ use sqlx::{
     TypeInfo,
 };
 
-use std::sync::{atomic::AtomicU8, Arc};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, Mutex};
 
 use super::{
-    answer, next_group,
+    next_group,
     rules::run_group,
     tx::{AuditRow, Ctx, DbResult, Tx, Val},
-    Ended, Job,
+    Ended, Job, Shared,
 };
 use crate::server::{
     db::now,
-    domain::{
-        model::{AuthError, Result},
-        outbox::Outbox,
-        revocations::Revocations,
-    },
+    domain::model::{AuthError, Result},
 };
 
 /// A transaction, and whether a statement failed in a way a retry can cure.
@@ -173,14 +169,7 @@ async fn attempt(
     }
 }
 
-pub(super) async fn writer(
-    pool: PgPool,
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
-    revocations: Arc<Revocations>,
-    fail: Arc<AtomicU8>,
-    grace: i64,
-    outbox: Outbox,
-) {
+pub(super) async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Shared) {
     // A connection of its own, kept between groups (its prepared statements stay warm);
     // replaced after any failure.
     let mut held: Option<PoolConnection<Postgres>> = None;
@@ -188,12 +177,7 @@ pub(super) async fn writer(
         let Some(jobs) = next_group(&mut *rx.lock().await).await else {
             return;
         };
-        let ctx = Ctx {
-            at: now(),
-            grace,
-            fail: &fail,
-            outbox: &outbox,
-        };
+        let ctx = shared.ctx(now());
         let mut outcome = Err(AuthError::Internal("no attempt".into()));
         for n in 1..=ATTEMPTS {
             let conn = match held.take() {
@@ -224,6 +208,6 @@ pub(super) async fn writer(
                 }
             }
         }
-        answer(jobs, outcome, &revocations, &outbox);
+        shared.answer(jobs, outcome);
     }
 }

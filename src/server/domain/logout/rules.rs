@@ -320,12 +320,7 @@ async fn end_ids<T: Tx>(
     via: &str,
 ) -> DbResult<Ended> {
     let rows = end_rows(tx, ctx, ids, owner, reason).await?;
-    let ended = signins(rows, reason);
-    finish(tx, ctx, &[(&ended, via)], None, reason).await?;
-    Ok(Ended {
-        signins: ended,
-        denied: Vec::new(),
-    })
+    ended(tx, ctx, rows, None, reason, via).await
 }
 
 /// `UPDATE … RETURNING id, user_id` over the given active sign-ins (only `owner`'s, when given),
@@ -376,10 +371,22 @@ async fn end_user<T: Tx>(
             ],
         )
         .await?;
-    let ended = signins(rows, reason);
-    finish(tx, ctx, &[(&ended, via)], actor, reason).await?;
+    ended(tx, ctx, rows, actor, reason, via).await
+}
+
+/// One request's ended rows `(id, user_id)`, finished ([`finish`]) and answered.
+async fn ended<T: Tx>(
+    tx: &mut T,
+    ctx: &Ctx<'_>,
+    rows: Vec<(String, String)>,
+    actor: Option<&str>,
+    reason: EndReason,
+    via: &str,
+) -> DbResult<Ended> {
+    let signins = signins(rows, reason);
+    finish(tx, ctx, &[(&signins, via)], actor, reason).await?;
     Ok(Ended {
-        signins: ended,
+        signins,
         denied: Vec::new(),
     })
 }

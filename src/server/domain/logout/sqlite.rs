@@ -2,23 +2,17 @@
 
 use rusqlite::{types::ValueRef, Connection, TransactionBehavior};
 
-use std::sync::{atomic::AtomicU8, Arc};
-
 use tokio::sync::mpsc;
 
 use super::{
-    answer, next_group,
+    next_group,
     rules::run_group,
-    tx::{AuditRow, Ctx, DbResult, Tx, Val},
-    Ended, Job,
+    tx::{AuditRow, DbResult, Tx, Val},
+    Ended, Job, Shared,
 };
 use crate::server::{
     db::now,
-    domain::{
-        model::{AuthError, Result, AUDIT_INSERT},
-        outbox::Outbox,
-        revocations::Revocations,
-    },
+    domain::model::{AuthError, Result, AUDIT_INSERT},
 };
 
 impl From<rusqlite::Error> for AuthError {
@@ -114,10 +108,7 @@ pub(super) fn spawn(
     synchronous: &str,
     pool: sqlx::SqlitePool,
     mut rx: mpsc::Receiver<Job>,
-    revocations: Arc<Revocations>,
-    fail: Arc<AtomicU8>,
-    grace: i64,
-    outbox: Outbox,
+    shared: Shared,
 ) -> Result<()> {
     let path = pool.connect_options().get_filename().to_owned();
     if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
@@ -145,9 +136,9 @@ pub(super) fn spawn(
                         // The server's database handle was shut down: so is its writer.
                         Err(AuthError::Unavailable("the database is closed".into()))
                     } else {
-                        commit_group(&mut conn, &fail, grace, &outbox, &jobs).await
+                        commit_group(&mut conn, &shared, &jobs).await
                     };
-                    answer(jobs, outcome, &revocations, &outbox);
+                    shared.answer(jobs, outcome);
                 }
             });
         })
@@ -157,18 +148,11 @@ pub(super) fn spawn(
 
 async fn commit_group(
     conn: &mut Connection,
-    fail: &AtomicU8,
-    grace: i64,
-    outbox: &Outbox,
+    shared: &Shared,
     jobs: &[Job],
 ) -> DbResult<Vec<Result<Ended>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ctx = Ctx {
-        at: now(),
-        grace,
-        fail,
-        outbox,
-    };
+    let ctx = shared.ctx(now());
     // Dropping `tx` without committing rolls it back.
     let answers = run_group(&mut SqliteTx(&tx), &ctx, jobs).await?;
     tx.commit()?;

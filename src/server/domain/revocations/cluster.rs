@@ -373,14 +373,8 @@ impl Revocations {
                 return;
             }
             let generation = self.generation.load(Ordering::SeqCst);
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(format!("ping {} {generation}", self.instance))
-                .execute(&pool)
-                .await;
-            if let Err(err) = sent {
-                tracing::debug!(error = %err, "revocation heartbeat not sent");
-            }
+            let ping = format!("ping {} {generation}", self.instance);
+            notify(&pool, &ping, "heartbeat").await;
         }
     }
 
@@ -402,14 +396,21 @@ impl Revocations {
             if !this.heard().others_known() {
                 continue;
             }
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(format!("ack {} {key}", this.instance))
-                .execute(&pool)
-                .await;
-            if let Err(err) = sent {
-                tracing::debug!(error = %err, "revocation acknowledgement not sent");
-            }
+            let ack = format!("ack {} {key}", this.instance);
+            notify(&pool, &ack, "acknowledgement").await;
         }
+    }
+}
+
+/// Sends `payload` on [`CHANNEL`]; a failure is only logged (the next heartbeat or acknowledgement
+/// says it again).
+async fn notify(pool: &sqlx::PgPool, payload: &str, what: &str) {
+    let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(pool)
+        .await;
+    if let Err(err) = sent {
+        tracing::debug!(error = %err, "revocation {what} not sent");
     }
 }
