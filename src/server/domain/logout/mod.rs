@@ -326,15 +326,7 @@ impl Engine {
         match db {
             Db::Sqlite(pool) => {
                 let synchronous = options.durability.pragma();
-                sqlite::spawn(
-                    synchronous,
-                    pool.clone(),
-                    rx,
-                    revocations,
-                    fail.clone(),
-                    grace,
-                    outbox,
-                )?
+                sqlite::spawn(synchronous, pool.clone(), rx, shared)?
             }
             Db::Postgres(pool) => {
                 let rx = Arc::new(Mutex::new(rx));
