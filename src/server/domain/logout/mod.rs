@@ -228,7 +228,7 @@ pub(super) struct Job {
 
 /// What every writer of one engine shares.
 #[derive(Clone)]
-pub(super) struct Shared {
+struct Shared {
     /// Where committed endings are recorded before anyone is answered.
     revocations: Arc<Revocations>,
     /// A failure a test asked for ([`FailPoint`]).
@@ -241,7 +241,7 @@ pub(super) struct Shared {
 
 impl Shared {
     /// The context of a group run at `at`.
-    pub(super) fn ctx(&self, at: i64) -> tx::Ctx<'_> {
+    fn ctx(&self, at: i64) -> tx::Ctx<'_> {
         tx::Ctx {
             at,
             grace: self.grace,
@@ -252,7 +252,7 @@ impl Shared {
 
     /// Answers every job of a committed group (after recording the revocations in memory), or
     /// every job of a failed group with the same error.
-    pub(super) fn answer(&self, jobs: Vec<Job>, outcome: tx::DbResult<Vec<Result<Ended>>>) {
+    fn answer(&self, jobs: Vec<Job>, outcome: tx::DbResult<Vec<Result<Ended>>>) {
         let (revocations, outbox) = (&self.revocations, &self.outbox);
         match outcome {
             Ok(answers) => {
