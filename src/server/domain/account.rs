@@ -232,7 +232,10 @@ impl Auth {
 
 #[cfg(test)]
 mod tests {
-    use crate::server::domain::{tests::auth, AuditKind, AuthError, ClientMeta, SigninKind};
+    use crate::server::domain::{
+        auth::testing::auth,
+        model::{AuditKind, AuthError, ClientMeta, SigninKind},
+    };
 
     #[tokio::test]
     async fn a_password_change_can_end_the_other_signins_and_keeps_the_current_one() {

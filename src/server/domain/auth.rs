@@ -111,3 +111,24 @@ impl Auth {
         &self.outbox
     }
 }
+
+/// For the domain's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Auth, Options};
+    use crate::server::db::Db;
+
+    /// A service on a fresh SQLite file (the logout writer needs a file of its own to open).
+    pub(crate) async fn auth_with(options: Options) -> Auth {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let url = format!("sqlite://{}/signoff.db?mode=rwc", dir.display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        Auth::init(db, options).await.unwrap()
+    }
+
+    /// [`auth_with`] the default options.
+    pub(crate) async fn auth() -> Auth {
+        auth_with(Options::default()).await
+    }
+}

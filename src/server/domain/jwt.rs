@@ -232,7 +232,7 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::{principal::Via, tests::auth};
+    use crate::server::domain::{auth::testing::auth, principal::Via};
     use secrecy::ExposeSecret;
 
     async fn user(auth: &Auth, email: &str) -> User {
@@ -277,7 +277,7 @@ mod tests {
         let who = auth.resolve(token).await.unwrap();
         auth.logout(
             Caller::from(&*who),
-            crate::server::domain::Scope::Local,
+            crate::server::domain::logout::Scope::Local,
             "test",
         )
         .await
@@ -323,10 +323,12 @@ mod tests {
     #[tokio::test]
     async fn jwt_refresh_rotates_and_reuse_ends_the_signin() {
         // No grace window: presenting a rotated token again is reuse at once.
-        let auth = crate::server::domain::tests::auth_with(crate::server::domain::Options {
-            refresh_grace: std::time::Duration::ZERO,
-            ..Default::default()
-        })
+        let auth = crate::server::domain::auth::testing::auth_with(
+            crate::server::domain::model::Options {
+                refresh_grace: std::time::Duration::ZERO,
+                ..Default::default()
+            },
+        )
         .await;
         let ada = user(&auth, "ada@example.com").await;
         let first = auth
@@ -383,7 +385,7 @@ mod tests {
     }
 
     async fn auth_with_secret(secret: &str) -> Auth {
-        crate::server::domain::tests::auth_with(crate::server::domain::Options {
+        crate::server::domain::auth::testing::auth_with(crate::server::domain::model::Options {
             jwt_secret: Some(SecretString::from(secret)),
             ..Default::default()
         })

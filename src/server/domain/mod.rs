@@ -55,22 +55,9 @@ pub use opaque::{IssuedToken, PersonalToken};
 pub use principal::{Principal, Via};
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::server::db::Db;
-
-    /// A service on a fresh SQLite file (the logout writer needs a file of its own to open).
-    pub(crate) async fn auth_with(options: Options) -> Auth {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let url = format!("sqlite://{}/signoff.db?mode=rwc", dir.display());
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        Auth::init(db, options).await.unwrap()
-    }
-
-    pub(crate) async fn auth() -> Auth {
-        auth_with(Options::default()).await
-    }
+    use crate::server::domain::auth::testing::auth;
 
     #[tokio::test]
     async fn register_then_authenticate_ignoring_case_and_spaces() {

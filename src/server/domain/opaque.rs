@@ -319,7 +319,10 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::{tests::auth, Caller, Scope};
+    use crate::server::domain::{
+        auth::testing::auth,
+        logout::{Caller, Scope},
+    };
 
     async fn user(auth: &Auth, email: &str) -> User {
         auth.register(email, "correct horse".into()).await.unwrap()

@@ -123,7 +123,11 @@ fn refresh_ending((sid, sub): (String, String)) -> Ending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::{tests::auth, ClientMeta, Scope, User};
+    use crate::server::domain::{
+        auth::testing::auth,
+        logout::Scope,
+        model::{ClientMeta, User},
+    };
     use secrecy::{ExposeSecret, SecretString};
 
     async fn user(auth: &Auth, email: &str) -> User {

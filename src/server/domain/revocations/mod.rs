@@ -268,12 +268,17 @@ impl Revocations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::tests::auth;
 
     #[tokio::test]
     async fn the_version_changes_with_every_addition_and_only_then() {
-        let auth = auth().await;
-        let denylist = &auth.revocations;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let denylist = Revocations::start(&db, Duration::from_millis(100), None)
+            .await
+            .unwrap();
         let before = denylist.version();
         assert!(!denylist.contains_any(&["sid-1", "jti-1"]));
         assert_eq!(denylist.prune(), 0);
