@@ -26,11 +26,13 @@ pub enum EndReason {
     Idle,
     /// Older than the absolute lifetime (`SIGNOFF_SESSION_ABSOLUTE_SECS`): sign in again.
     Absolute,
+    /// Evicted, least recently used first, by a new sign-in over `SIGNOFF_MAX_SIGNINS_PER_USER`.
+    Limit,
 }
 
 impl EndReason {
     /// Every reason, in the order `/login` lists them.
-    pub const ALL: [EndReason; 11] = [
+    pub const ALL: [EndReason; 12] = [
         Self::Logout,
         Self::LogoutOthers,
         Self::LogoutGlobal,
@@ -42,6 +44,7 @@ impl EndReason {
         Self::Admin,
         Self::Expired,
         Self::Superseded,
+        Self::Limit,
     ];
 
     /// The reason's wire name, as stored with the sign-in.
@@ -58,6 +61,7 @@ impl EndReason {
             Self::Admin => "admin",
             Self::Idle => "idle",
             Self::Absolute => "absolute",
+            Self::Limit => "limit",
         }
     }
 
@@ -79,6 +83,9 @@ impl EndReason {
             Self::Admin => "An administrator signed you out.",
             Self::Expired => "Your sign-in expired. Sign in again to continue.",
             Self::Superseded => "You signed in again in this browser.",
+            Self::Limit => {
+                "You were signed out because your account signed in on more devices than it may use at once."
+            }
         }
     }
 

@@ -44,6 +44,11 @@ pub struct Config {
     pub durability: crate::server::db::Durability,
     /// Logout writer tasks per PostgreSQL instance (`SIGNOFF_PG_WRITERS`, 1 to 64; default 1).
     pub pg_writers: usize,
+    /// Active sign-ins per user at most (`SIGNOFF_MAX_SIGNINS_PER_USER`; unset or 0: no limit).
+    pub max_signins_per_user: Option<usize>,
+    /// How often the server looks for sign-ins past their idle or absolute lifetime and ends them
+    /// (`SIGNOFF_SWEEP_SECS`, default 30).
+    pub sweep_every: std::time::Duration,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
 }
@@ -190,6 +195,11 @@ impl Config {
                 &std::env::var("SIGNOFF_SQLITE_SYNCHRONOUS").unwrap_or_default(),
             ),
             pg_writers: pg_writers as usize,
+            max_signins_per_user: match number("SIGNOFF_MAX_SIGNINS_PER_USER", 0)? {
+                0 => None,
+                n => Some(n as usize),
+            },
+            sweep_every: std::time::Duration::from_secs(number("SIGNOFF_SWEEP_SECS", 30)?.max(1)),
             listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
             listen_url: std::env::var("SIGNOFF_LISTEN_DATABASE_URL")
                 .ok()
@@ -234,6 +244,7 @@ impl Config {
             session_absolute: self.session_absolute,
             pg_writers: self.pg_writers,
             durability: self.durability,
+            max_signins_per_user: self.max_signins_per_user,
         }
     }
 
@@ -261,6 +272,8 @@ impl Config {
             webhook_secret: None,
             durability: crate::server::db::Durability::Full,
             pg_writers: 1,
+            max_signins_per_user: None,
+            sweep_every: std::time::Duration::from_secs(30),
             leptos,
         }
     }

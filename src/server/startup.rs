@@ -43,6 +43,8 @@ impl Application {
             config.session_idle,
             config.retention,
         );
+        // Sign-ins past their idle or absolute lifetime end on time, used again or not.
+        crate::server::domain::prune::spawn_sweeper(auth.clone(), config.sweep_every);
         // Logout events for other services, from the outbox the logout engine writes.
         crate::server::webhooks::spawn(
             auth.db().clone(),

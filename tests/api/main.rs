@@ -19,5 +19,6 @@ mod seed_000;
 mod seed_001;
 mod seed_002;
 mod seed_004;
+mod sweep_and_limit;
 mod token_cache;
 mod webhooks;

@@ -30,6 +30,8 @@ pub struct Auth {
     /// How long after its rotation a refresh token may be presented again (seconds).
     pub(super) refresh_grace: i64,
     pub(super) lifetime: Lifetime,
+    /// Active sign-ins per user at most (see `Options::max_signins_per_user`).
+    pub(super) max_signins: Option<usize>,
     /// The browser sessions' store, which deletes its own expired rows when the pruner asks.
     pub(super) sessions: Arc<OnceLock<Arc<dyn ExpiredSessions>>>,
 }
@@ -62,6 +64,7 @@ impl Auth {
             outbox,
             refresh_grace: options.refresh_grace.as_secs() as i64,
             lifetime: Lifetime::new(options.session_idle, options.session_absolute),
+            max_signins: options.max_signins_per_user.filter(|&n| n > 0),
             sessions: Default::default(),
         })
     }

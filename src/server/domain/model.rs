@@ -186,6 +186,8 @@ stored_names! {
         SignedOutIdle = "signed_out_idle",
         SignedOutAbsolute = "signed_out_absolute",
         PasswordChanged = "password_changed",
+        /// A sign-in ended by a newer one over the concurrent sign-in limit.
+        SignInEvicted = "sign_in_evicted",
     }
 }
 
@@ -226,6 +228,7 @@ impl Audited for EndReason {
             Self::Admin => AuditKind::AdminLogout,
             Self::Idle => AuditKind::SignedOutIdle,
             Self::Absolute => AuditKind::SignedOutAbsolute,
+            Self::Limit => AuditKind::SignInEvicted,
         }
     }
 
@@ -242,6 +245,7 @@ impl Audited for EndReason {
             Self::Admin => "ended by an operator",
             Self::Idle => "unused for too long",
             Self::Absolute => "reached the absolute time limit",
+            Self::Limit => "over the limit of sign-ins at once",
         }
     }
 }
@@ -304,6 +308,9 @@ pub struct Options {
     pub pg_writers: usize,
     /// How SQLite commits (the logout writer's own connection uses the pool's setting).
     pub durability: db::Durability,
+    /// Active sign-ins per user at most (personal tokens not counted): a new one over it ends
+    /// the least recently used (reason `limit`). `None`: no limit.
+    pub max_signins_per_user: Option<usize>,
 }
 
 impl Default for Options {
@@ -319,6 +326,7 @@ impl Default for Options {
             session_absolute: Duration::from_secs(30 * 24 * 3600),
             pg_writers: 1,
             durability: db::Durability::Full,
+            max_signins_per_user: None,
         }
     }
 }

@@ -94,6 +94,22 @@ impl Auth {
         }
     }
 
+    /// Ends the sign-ins past their idle or absolute lifetime (not personal tokens, which are meant
+    /// to live on): what a credential check would end when next used, ended now, so that
+    /// webhooks and open pages hear of it without waiting for that use. Returns how many ended.
+    /// The server sweeps every `SIGNOFF_SWEEP_SECS` ([`spawn_sweeper`]) and in every pruning pass.
+    #[tracing::instrument(skip_all)]
+    pub async fn sweep(&self) -> Result<u64> {
+        let at = now();
+        let idle = self.end_found(
+            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND last_seen_at <= $1 LIMIT $2",
+            at - self.lifetime.idle, EndReason::Idle).await?;
+        let absolute = self.end_found(
+            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND created_at <= $1 LIMIT $2",
+            at - self.lifetime.absolute, EndReason::Absolute).await?;
+        Ok(idle + absolute)
+    }
+
     /// One pruning pass. `retention` is how long ended sign-ins are kept; `_session_idle` (the
     /// browser session lifetime) is no longer needed: each browser session carries its expiry.
     #[tracing::instrument(skip_all)]
@@ -114,16 +130,7 @@ impl Auth {
             "SELECT s.id FROM signins s WHERE s.ended_at IS NULL AND s.kind = 'jwt' AND NOT EXISTS ( \
                SELECT 1 FROM refresh_tokens r WHERE r.signin_id = s.id AND r.used_at IS NULL AND r.expires_at > $1) \
              LIMIT $2", at).await?;
-        // Idle and absolute lifetimes (not for personal tokens, which are meant to live on): what a
-        // credential check would end when next used, ended now, so webhooks and open pages hear of
-        // it without waiting for that use.
-        let idle_since = at - self.lifetime.idle;
-        report.signins_expired += self.end_found(
-            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND last_seen_at < $1 LIMIT $2",
-            idle_since, EndReason::Idle).await?;
-        report.signins_expired += self.end_found(
-            "SELECT id FROM signins WHERE ended_at IS NULL AND kind <> 'personal' AND created_at < $1 LIMIT $2",
-            at - self.lifetime.absolute, EndReason::Absolute).await?;
+        report.signins_expired += self.sweep().await?;
         // The browser sessions' store deletes its own expired rows.
         if let Some(sessions) = self.sessions.get() {
             report.sessions = sessions.delete_expired().await?;
@@ -150,13 +157,35 @@ impl Auth {
 
 /// Prunes every `every`, forever (the server's background task).
 pub fn spawn(auth: Auth, every: Duration, session_idle: Duration, retention: Duration) {
+    repeat(every, "pruning", move || {
+        let auth = auth.clone();
+        async move { auth.prune(session_idle, retention).await.map(drop) }
+    });
+}
+
+/// Ends the sign-ins past their lifetime every `every`, forever (the server's background task),
+/// so that an idle or absolute ending reaches every channel on time even if nobody comes back.
+pub fn spawn_sweeper(auth: Auth, every: Duration) {
+    repeat(every, "sweeping expired sign-ins", move || {
+        let auth = auth.clone();
+        async move { auth.sweep().await.map(drop) }
+    });
+}
+
+/// Runs `task` every `every` (the first time at once), forever; a failure is logged and tried
+/// again at the next tick.
+fn repeat<F, Fut>(every: Duration, what: &'static str, mut task: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(err) = auth.prune(session_idle, retention).await {
-                tracing::warn!(error = %err, "pruning failed; will try again");
+            if let Err(err) = task().await {
+                tracing::warn!(error = %err, "{what} failed; will try again");
             }
         }
     });

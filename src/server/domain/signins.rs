@@ -86,7 +86,40 @@ impl Auth {
             tx.commit().await
         }.await)?;
         tracing::info!(signin.id = %signin.id, kind = kind.as_str(), "signed in");
+        if kind != SigninKind::Personal {
+            self.evict_over_limit(user, &signin.id).await?;
+        }
         Ok(signin)
+    }
+
+    /// Over the concurrent sign-in limit, the user's least recently used sign-ins (but `newest`,
+    /// and personal tokens, which are named credentials the user manages on `/tokens`) end, reason
+    /// `limit`, through the logout engine like every ending.
+    async fn evict_over_limit(&self, user: &User, newest: &str) -> Result<()> {
+        let Some(limit) = self.max_signins else {
+            return Ok(());
+        };
+        let active: Vec<String> = with_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT id FROM signins WHERE user_id = $1 AND ended_at IS NULL AND kind <> 'personal' \
+             AND id <> $2 ORDER BY last_seen_at DESC, id DESC")
+            .bind(&user.id).bind(newest).fetch_all(p).await)?;
+        // The newest counts as one of the limit.
+        let keep = limit.saturating_sub(1);
+        if active.len() <= keep {
+            return Ok(());
+        }
+        let ending = Ending::Signins {
+            ids: active[keep..].to_vec(),
+            owner: Some(user.id.clone()),
+            reason: EndReason::Limit,
+        };
+        let ended = self.end(ending, "a new sign-in over the limit").await?;
+        tracing::info!(
+            ended = ended.signins.len(),
+            limit,
+            "sign-ins over the limit ended"
+        );
+        Ok(())
     }
 
     /// The sign-in and its user, if the sign-in exists and has not ended. Records the use.

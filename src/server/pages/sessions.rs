@@ -69,6 +69,7 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                     AuditKind::SignInFailed => "Failed sign-in",
                     AuditKind::SignedOutIdle => "Signed out after inactivity",
                     AuditKind::SignedOutAbsolute => "Sign-in time limit reached",
+                    AuditKind::SignInEvicted => "Signed out: too many sign-ins at once",
                 }
                 .to_owned(),
                 detail: e.detail,
