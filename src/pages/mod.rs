@@ -9,6 +9,7 @@
 //! (`?error=…`, `?logged_out=1`) the next page reads.
 
 pub mod home;
+pub mod idle;
 pub mod password;
 pub mod reference;
 pub mod sessions;
@@ -25,6 +26,7 @@ use leptos_router::{
 
 use self::{
     home::HomePage,
+    idle::IdleWarning,
     password::PasswordPage,
     reference::ApiReferencePage,
     sessions::SessionsPage,
@@ -295,7 +297,7 @@ fn SignedInLayout(email: String, children: Children) -> impl IntoView {
                 </div>
             </header>
             <main class="content">{children()}</main>
-            <crate::idle::IdleWarning/>
+            <IdleWarning/>
         </div>
     }
 }

@@ -1,7 +1,7 @@
 //! Bodies of the idle warning's server functions.
 
 use crate::{
-    idle::IdleClock,
+    pages::idle::IdleClock,
     server::http::session::{session_error, store_idle, SIGNIN_KEY},
 };
 
