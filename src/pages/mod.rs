@@ -250,6 +250,7 @@ fn query_error() -> impl Fn() -> Option<&'static str> + Copy {
     }
 }
 
+/// What went wrong (`role="alert"`), while `message` says something.
 #[component]
 pub fn ErrorBanner(
     message: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
@@ -257,6 +258,20 @@ pub fn ErrorBanner(
     view! {
         <Show when=move || message().is_some()>
             <p class="banner banner-error" role="alert">{message}</p>
+        </Show>
+    }
+}
+
+/// What went well (`role="status"`: "Password changed.", "You have logged out."), while `message`
+/// says something.
+#[component]
+pub fn OkBanner<M>(message: impl Fn() -> Option<M> + Send + Sync + Copy + 'static) -> impl IntoView
+where
+    M: IntoView + 'static,
+{
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="banner banner-ok" role="status">{message}</p>
         </Show>
     }
 }

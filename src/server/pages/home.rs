@@ -7,6 +7,6 @@ use crate::pages::home::Me;
 
 /// Body of `pages::home::whoami`.
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
-    let (_, found) = page_data().await?;
-    Ok(found.map(|(user, _)| Me { email: user.email }))
+    let found = page_data().await?;
+    Ok(found.map(|(_, user, _)| Me { email: user.email }))
 }

@@ -168,13 +168,13 @@ fn no_store() {
         .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-/// What a signed-in page's data starts from: the state and the signed-in user and sign-in (`None`
+/// What a signed-in page's data starts from: the state, the signed-in user and the sign-in (`None`
 /// when signed out), with the answer marked private ([`no_store`]).
-async fn page_data() -> Result<(AppState, Option<(User, Signin)>), ServerFnError> {
+async fn page_data() -> Result<Option<(AppState, User, Signin)>, ServerFnError> {
     let (state, _, _) = context().await?;
     no_store();
     let found = signed_in(&state).await?;
-    Ok((state, found))
+    Ok(found.map(|(user, signin)| (state, user, signin)))
 }
 
 /// The signed-in user and sign-in (for server functions behind pages).

@@ -20,8 +20,7 @@ use crate::{
 
 /// Body of `pages::sessions::sessions_page`.
 pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
-    let (state, found) = page_data().await?;
-    let Some((user, current)) = found else {
+    let Some((state, user, current)) = page_data().await? else {
         return Ok(None);
     };
     let signins = state

@@ -19,8 +19,7 @@ use crate::{
 
 /// Body of `pages::tokens::tokens_page`.
 pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
-    let (state, found) = page_data().await?;
-    let Some((user, signin)) = found else {
+    let Some((state, user, signin)) = page_data().await? else {
         return Ok(None);
     };
     let tokens = state
