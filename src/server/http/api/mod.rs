@@ -450,7 +450,6 @@ mod tests {
     /// password check, so no request of theirs is throttled; their bodies are checked here).
     #[tokio::test]
     async fn every_dialect_has_its_429_and_415() {
-        use axum::body::to_bytes;
         let cases = [
             (
                 DialectKind::Account,
@@ -477,22 +476,19 @@ mod tests {
             let res = dialect.render(ApiError::TooManyRequests(7));
             assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(res.headers()[header::RETRY_AFTER], "7");
-            let body: serde_json::Value =
-                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
-            assert_eq!(
-                body,
-                serde_json::from_str::<serde_json::Value>(throttled).unwrap(),
-                "{dialect:?}"
-            );
+            assert_eq!(json(res).await, json_of(throttled), "{dialect:?}");
             let res = dialect.render(ApiError::UnsupportedMediaType);
             assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            let body: serde_json::Value =
-                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
-            assert_eq!(
-                body,
-                serde_json::from_str::<serde_json::Value>(unsupported).unwrap(),
-                "{dialect:?}"
-            );
+            assert_eq!(json(res).await, json_of(unsupported), "{dialect:?}");
         }
+    }
+
+    async fn json(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn json_of(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).unwrap()
     }
 }
