@@ -7,7 +7,6 @@
 //! - `server` (feature `ssr`): everything that touches the database, secrets or axum.
 #![recursion_limit = "256"]
 
-pub mod idle;
 pub mod pages;
 pub mod reasons;
 pub mod routes;

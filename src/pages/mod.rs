@@ -9,6 +9,7 @@
 //! (`?error=…`, `?logged_out=1`) the next page reads.
 
 pub mod home;
+pub mod idle;
 pub mod password;
 pub mod reference;
 pub mod sessions;
@@ -25,6 +26,7 @@ use leptos_router::{
 
 use self::{
     home::HomePage,
+    idle::IdleWarning,
     password::PasswordPage,
     reference::ApiReferencePage,
     sessions::SessionsPage,
@@ -248,6 +250,7 @@ fn query_error() -> impl Fn() -> Option<&'static str> + Copy {
     }
 }
 
+/// What went wrong (`role="alert"`), while `message` says something.
 #[component]
 pub fn ErrorBanner(
     message: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
@@ -255,6 +258,20 @@ pub fn ErrorBanner(
     view! {
         <Show when=move || message().is_some()>
             <p class="banner banner-error" role="alert">{message}</p>
+        </Show>
+    }
+}
+
+/// What went well (`role="status"`: "Password changed.", "You have logged out."), while `message`
+/// says something.
+#[component]
+pub fn OkBanner<M>(message: impl Fn() -> Option<M> + Send + Sync + Copy + 'static) -> impl IntoView
+where
+    M: IntoView + 'static,
+{
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="banner banner-ok" role="status">{message}</p>
         </Show>
     }
 }
@@ -295,7 +312,7 @@ fn SignedInLayout(email: String, children: Children) -> impl IntoView {
                 </div>
             </header>
             <main class="content">{children()}</main>
-            <crate::idle::IdleWarning/>
+            <IdleWarning/>
         </div>
     }
 }

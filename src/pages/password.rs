@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{
     home::{whoami, Me},
-    query_error, ErrorBanner, SignedInPage,
+    query_error, ErrorBanner, OkBanner, SignedInPage,
 };
 
 /// Changes the password (the current one required); by default ends every other sign-in.
@@ -42,9 +42,7 @@ pub fn PasswordPage() -> impl IntoView {
     view! {
         <SignedInPage title="Password" data=me email=|me: &Me| me.email.clone() page=move |_: Me| view! {
                             <ErrorBanner message=error/>
-                            <Show when=move || changed().is_some()>
-                                <p class="banner banner-ok" role="status">{changed}</p>
-                            </Show>
+                            <OkBanner message=changed/>
                             <section class="card">
                                 <h1>"Change password"</h1>
                                 <p class="subtitle">"You need your current password to set a new one."</p>

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{home::Me, query_error, ErrorBanner, SignedInPage};
+use super::{home::Me, query_error, ErrorBanner, OkBanner, SignedInPage};
 
 /// One active sign-in on the `/sessions` page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,9 +97,7 @@ pub fn SessionsPage() -> impl IntoView {
                         let others_count = page.sessions.iter().filter(|s| !s.current).count();
                         view! {
                                 <ErrorBanner message=error/>
-                                <Show when=move || ended().is_some()>
-                                    <p class="banner banner-ok" role="status">{ended}</p>
-                                </Show>
+                                <OkBanner message=ended/>
                                 <section class="card wide">
                                     <h1>"Where you're signed in"</h1>
                                     <p class="subtitle">

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use super::{query_error, AuthCard, ErrorBanner};
+use super::{query_error, AuthCard, ErrorBanner, OkBanner};
 
 /// Creates an account, then redirects to `/login` (or back to `/register` with an error code).
 #[server(prefix = "/_fn", endpoint = "register")]
@@ -32,34 +32,34 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let query = use_query_map();
-    let logged_out = move || query.with(|q| q.get("logged_out").is_some());
-    // Signed out by the server (another device, a password change, …): say why.
-    let ended = move || {
+    // Signed out by the server (another device, a password change, …): why; else a plain logout.
+    let signed_out = move || {
         query.with(|q| {
             q.get("ended")
                 .and_then(|r| crate::reasons::EndReason::parse(&r))
                 .map(crate::reasons::EndReason::text)
+                .or_else(|| {
+                    q.get("logged_out")
+                        .map(|_| crate::reasons::EndReason::Logout.text())
+                })
         })
     };
-    let registered = move || query.with(|q| q.get("registered").is_some());
+    let registered = move || {
+        query.with(|q| {
+            q.get("registered")
+                .map(|_| "Your account is ready. Sign in to continue.")
+        })
+    };
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = query_error();
     // Once shown, it tells this browser's other tabs of the logout (`crate::tabs::start`).
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to see where you are signed in.">
-            <Show when=move || logged_out() && ended().is_none()>
-                <p class="banner banner-ok" role="status">"You have logged out."</p>
-            </Show>
-            {move || ended().map(|text| view! { <p class="banner banner-ok" role="status">{text}</p> })}
-            <Show when=registered>
-                <p class="banner banner-ok" role="status">"Your account is ready. Sign in to continue."</p>
-            </Show>
+            <OkBanner message=signed_out/>
+            <OkBanner message=registered/>
             <ErrorBanner message=error/>
             <ActionForm action=action attr:class="form">
-                <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required/>
-                <label for="password">"Password"</label>
-                <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                <CredentialFields new_account=false/>
                 <input type="hidden" name="next" prop:value=next/>
                 <button type="submit" class="button button-primary">"Sign in"</button>
             </ActionForm>
@@ -77,16 +77,31 @@ pub fn RegisterPage() -> impl IntoView {
         <AuthCard title="Create account" subtitle="One account for the app and every API client.">
             <ErrorBanner message=error/>
             <ActionForm action=action attr:class="form">
-                <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required/>
-                <label for="password">"Password"</label>
-                <input id="password" name="password" type="password" autocomplete="new-password"
-                    required minlength="8" maxlength="1024" aria-describedby="password-help"/>
-                <p id="password-help" class="help">"At least 8 characters."</p>
+                <CredentialFields new_account=true/>
                 <button type="submit" class="button button-primary">"Create account"</button>
             </ActionForm>
             <p class="alt">"Already have an account? " <A href="/login">"Sign in"</A></p>
         </AuthCard>
+    }
+}
+
+/// The email and password fields of the sign-in form, or (`new_account`) of the registration
+/// form, where the password is a new one of 8 to 1024 characters.
+#[component]
+fn CredentialFields(new_account: bool) -> impl IntoView {
+    let (email, password) = if new_account {
+        ("email", "new-password")
+    } else {
+        ("username", "current-password")
+    };
+    let new = move |value: &'static str| new_account.then_some(value);
+    view! {
+        <label for="email">"Email"</label>
+        <input id="email" name="email" type="email" autocomplete=email required/>
+        <label for="password">"Password"</label>
+        <input id="password" name="password" type="password" autocomplete=password required
+            minlength=new("8") maxlength=new("1024") aria-describedby=new("password-help")/>
+        {new_account.then(|| view! { <p id="password-help" class="help">"At least 8 characters."</p> })}
     }
 }
 

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{home::Me, query_error, ErrorBanner, SignedInPage};
+use super::{home::Me, query_error, ErrorBanner, OkBanner, SignedInPage};
 
 /// A personal token as the `/tokens` page lists it (never its text).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,14 +65,17 @@ pub fn TokensPage() -> impl IntoView {
     // Each create or revoke is a form post, answered with a redirect to a new page.
     let data = Resource::new(|| (), |_| tokens_page());
     let query = use_query_map();
-    let revoked = move || query.with(|q| q.get("revoked").is_some());
+    let revoked = move || {
+        query.with(|q| {
+            q.get("revoked")
+                .map(|_| "Token revoked. It no longer works anywhere.")
+        })
+    };
     let error = query_error();
     view! {
         <SignedInPage title="Tokens" data email=|page: &TokensData| page.me.email.clone() page=move |page: TokensData| view! {
                             <ErrorBanner message=error/>
-                            <Show when=revoked>
-                                <p class="banner banner-ok" role="status">"Token revoked. It no longer works anywhere."</p>
-                            </Show>
+                            <OkBanner message=revoked/>
                             {page.new_token.clone().map(|t| view! { <NewTokenBox token=t/> })}
                             <section class="card wide">
                                 <h1>"Personal tokens"</h1>

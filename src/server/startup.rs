@@ -57,7 +57,12 @@ impl Application {
             config: Arc::new(config),
             reveal: Default::default(),
         }));
-        let router = http::router(state.clone(), sessions, pages::router(&state));
+        let router = http::router(
+            state.clone(),
+            sessions,
+            pages::router(&state),
+            crate::pages::shell,
+        );
         Ok(Self {
             listener,
             router,

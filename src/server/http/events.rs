@@ -32,7 +32,7 @@ use axum::{
 use http::{header, HeaderValue, StatusCode};
 use tower_sessions::Session;
 
-use super::session::SIGNIN_KEY;
+use super::session::signin_id;
 use crate::server::{
     domain::{EndReason, SigninStatus},
     AppState,
@@ -65,7 +65,9 @@ fn signed_out(reason: Option<EndReason>) -> Event {
 
 /// `GET /events` (see the module docs).
 pub async fn events(State(state): State<AppState>, session: Session) -> Response {
-    let signin: Option<String> = match session.get(SIGNIN_KEY).await {
+    // The sign-in's id only: an open page's stream is no use of its sign-in (it would keep an idle
+    // one alive), so not [`super::session::Browser`], which records one.
+    let signin = match signin_id(&session).await {
         Ok(id) => id,
         Err(err) => {
             tracing::error!(error = %err, "events: reading the session failed");

@@ -1,5 +1,6 @@
 //! What handlers and server functions read off a request besides its body: where it comes from
-//! ([`ClientMeta`], an extractor) and its bearer credential.
+//! ([`ClientMeta`], an extractor) and its bearer token ([`bearer`], [`bearer_unchecked`]; the
+//! JSON APIs take it as [`super::api::bearer::Bearer`]).
 
 use std::net::SocketAddr;
 
@@ -7,10 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::{header, request::Parts, HeaderMap};
 
 use super::api::error::ApiError;
-use crate::server::{
-    domain::{principal::MAX_TOKEN_LEN, Caller, ClientMeta, Principal},
-    AppState,
-};
+use crate::server::domain::{principal::MAX_TOKEN_LEN, ClientMeta};
 
 /// Where a request comes from, for the sign-in it may start: its `User-Agent` and peer address.
 impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
@@ -84,22 +82,6 @@ fn is_token68(token: &[u8]) -> bool {
         let sign = (b.wrapping_sub(b'+') < 5) & (b != b',');
         ok & (letter | digit | sign | (b == b'=') | (b == b'_') | (b == b'~'))
     })
-}
-
-/// The caller of a bearer-authenticated request; any problem with the credential is 401.
-pub async fn authenticate(
-    state: &AppState,
-    token: Option<&str>,
-) -> Result<std::sync::Arc<Principal>, ApiError> {
-    let token = token.ok_or(ApiError::Unauthorized)?;
-    Ok(state.auth.resolve(token).await?)
-}
-
-/// The caller of a bearer-authenticated logout, without a database read: whether the credential
-/// is still valid is checked inside the logout's own transaction. Missing or malformed is 401.
-pub fn logout_caller(state: &AppState, token: Option<&str>) -> Result<Caller, ApiError> {
-    let token = token.ok_or(ApiError::Unauthorized)?;
-    Ok(state.auth.caller_for_token(token)?)
 }
 
 #[cfg(test)]

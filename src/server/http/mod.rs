@@ -16,8 +16,11 @@
 //! | `/pkg/*` | the browser bundle, hashed names cached for a year, brotli or gzip ([`assets`]) |
 //! | `/favicon.svg` | static files of `public/` |
 //!
+//! Every other path is answered by [`fallback`]: a JSON 404 under an API prefix, else a static file
+//! or the app's "Page not found".
+//!
 //! [`session`] is the browser's web session and [`extract`] what handlers read off a request; this
-//! layer never imports the pages (they are passed to [`router`]).
+//! layer never imports the pages (they and their shell are passed to [`router`]).
 
 pub mod api;
 pub mod assets;
@@ -27,8 +30,11 @@ pub mod guard;
 pub mod health;
 pub mod session;
 
-use axum::{middleware, routing::get, Router};
+use axum::{
+    body::Body, extract::State, http::Uri, middleware, response::Response, routing::get, Router,
+};
 use http::{header, HeaderValue, Request};
+use leptos::{config::LeptosOptions, prelude::IntoView};
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveHeadersLayer,
@@ -37,9 +43,10 @@ use tower_http::{
 
 use crate::server::{sessions::Sessions, AppState};
 
-/// The application's router, with every layer applied. `pages` serves the Leptos pages, their
-/// server functions and static files (see [`crate::server::pages`]); it is passed in so that this
-/// layer never depends on the app.
+/// The application's router, with every layer applied. `pages` serves the Leptos pages and their
+/// server functions (see [`crate::server::pages`]), and `shell` is the HTML document around them
+/// (for [`fallback`]'s "Page not found"); they are passed in so that this layer never depends on the
+/// app.
 ///
 /// Two halves, so that each request pays only for the layers it uses:
 /// - **stateless**: the token-authenticated APIs, the probes, the bundle and the JavaScript client,
@@ -47,7 +54,12 @@ use crate::server::{sessions::Sessions, AppState};
 /// - **browser**: the pages, their server functions, `/events`, seed 001 (it takes the session
 ///   cookie) and every unknown path, behind the session layer, the page guard and the cross-site
 ///   check.
-pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> Router {
+pub fn router<IV: IntoView + 'static>(
+    state: AppState,
+    sessions: Sessions,
+    pages: Router<AppState>,
+    shell: fn(LeptosOptions) -> IV,
+) -> Router {
     let session_layer = session::layer(&state, sessions);
     let no_store = SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
@@ -77,6 +89,11 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
         .merge(api::browser_router())
         .route("/events", get(events::events))
         .merge(pages)
+        .fallback(
+            move |uri: Uri, state: State<AppState>, req: Request<Body>| {
+                fallback(shell, uri, state, req)
+            },
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(session_layer)
@@ -123,6 +140,20 @@ pub fn router(state: AppState, sessions: Sessions, pages: Router<AppState>) -> R
                 )),
         )
         .with_state(state)
+}
+
+/// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static
+/// file of the site or the app's "Page not found" (in `shell`).
+pub async fn fallback<IV: IntoView + 'static>(
+    shell: fn(LeptosOptions) -> IV,
+    uri: Uri,
+    state: State<AppState>,
+    req: Request<Body>,
+) -> Response {
+    if let Some(dialect) = api::dialect_for(uri.path()) {
+        return dialect.render(api::ApiError::NotFound);
+    }
+    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, req).await
 }
 
 /// The seed 003 JavaScript client, served so that browser apps can `import` it from here.

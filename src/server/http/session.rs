@@ -2,13 +2,15 @@
 //! ([`Browser`], an extractor read once per request).
 //!
 //! A browser session holds one thing, the id of its sign-in ([`SIGNIN_KEY`]); the sign-in itself
-//! (and whether it has ended) lives in the domain.
+//! (and whether it has ended) lives in the domain. This module is the only one that touches it:
+//! [`begin`] (after a sign-in), [`signin_id`] (reading it without counting a use), [`check`] (and
+//! [`Browser`]: reading it as a use), [`slide`], and [`end`] with [`ending_headers`] (a logout).
 
 use axum::{
     extract::{FromRef, FromRequestParts},
     response::{IntoResponse, Response},
 };
-use http::{header, request::Parts, HeaderValue, StatusCode};
+use http::{header, request::Parts, HeaderName, HeaderValue, StatusCode};
 use tower_sessions::{
     cookie::{time::Duration, SameSite},
     Expiry, Session, SessionManagerLayer,
@@ -21,7 +23,7 @@ use crate::server::{
 };
 
 /// The session key holding the sign-in id.
-pub const SIGNIN_KEY: &str = "signin_id";
+const SIGNIN_KEY: &str = "signin_id";
 /// The session cookie's name over plain http (development, tests).
 pub const COOKIE_NAME: &str = "signoff_session";
 /// The session cookie's name over https: the `__Host-` prefix makes browsers refuse it unless it
@@ -52,7 +54,7 @@ pub fn layer(state: &AppState, sessions: Sessions) -> SessionManagerLayer<Sessio
 
 /// How long the session store keeps a session unused: a little longer than the sign-in's idle
 /// lifetime, so that the sign-in check (not the store) ends it and can say why (`idle`).
-pub fn store_idle(state: &AppState) -> Duration {
+fn store_idle(state: &AppState) -> Duration {
     let lifetime = state.auth.lifetime();
     Duration::seconds(lifetime.idle + 2 * lifetime.touch_every + 60)
 }
@@ -60,7 +62,7 @@ pub fn store_idle(state: &AppState) -> Duration {
 /// A `Set-Cookie` value that removes the session cookie. tower-sessions' own removal cookie names
 /// only the path; this one repeats every attribute the cookie was set with, as some browsers
 /// require to replace a `Secure` or `SameSite` cookie.
-pub fn removal_cookie(secure: bool) -> HeaderValue {
+fn removal_cookie(secure: bool) -> HeaderValue {
     let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -70,8 +72,48 @@ pub fn removal_cookie(secure: bool) -> HeaderValue {
 }
 
 /// A session store failure, as the domain's error.
-pub fn session_error(err: tower_sessions::session::Error) -> AuthError {
+fn session_error(err: tower_sessions::session::Error) -> AuthError {
     AuthError::Internal(format!("session store: {err}"))
+}
+
+/// Begins this browser's session after a sign-in: a new session id (a fixated id from before is
+/// worthless), pointing at the sign-in `signin_id`.
+pub async fn begin(session: &Session, signin_id: &str) -> Result<(), AuthError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(SIGNIN_KEY, signin_id)
+        .await
+        .map_err(session_error)
+}
+
+/// The id of the sign-in this browser's session points at, if any, read without counting as a use
+/// of it (it may have ended since: [`check`] tells).
+pub async fn signin_id(session: &Session) -> Result<Option<String>, AuthError> {
+    session.get(SIGNIN_KEY).await.map_err(session_error)
+}
+
+/// Slides the session's expiry in the store, after a use of its sign-in was recorded.
+pub fn slide(state: &AppState, session: &Session) {
+    session.set_expiry(Some(Expiry::OnInactivity(store_idle(state))));
+}
+
+/// Ends this browser's session: deletes it from the store (tower-sessions then sends its own
+/// removal cookie). An answer to a logout carries [`ending_headers`] as well.
+pub async fn end(session: &Session) -> Result<(), AuthError> {
+    session.flush().await.map_err(session_error)
+}
+
+/// What the answer to a browser logout carries besides [`end`]'s removal cookie:
+/// `Clear-Site-Data: "cache", "cookies", "storage"` and a removal cookie with every attribute the
+/// cookie was set with ([`removal_cookie`]).
+pub fn ending_headers(secure: bool) -> [(HeaderName, HeaderValue); 2] {
+    [
+        (
+            HeaderName::from_static("clear-site-data"),
+            HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+        ),
+        (header::SET_COOKIE, removal_cookie(secure)),
+    ]
 }
 
 /// Where this browser's session stands.
@@ -100,14 +142,13 @@ impl Current {
 /// API logout) is flushed here, which also clears its cookie. A use of the sign-in is recorded at
 /// most once a minute (or a quarter of the idle time); each time, the session's expiry slides too.
 pub async fn check(state: &AppState, session: &Session) -> Result<Current, AuthError> {
-    let id: Option<String> = session.get(SIGNIN_KEY).await.map_err(session_error)?;
-    let Some(id) = id else {
+    let Some(id) = signin_id(session).await? else {
         return Ok(Current::SignedOut);
     };
     match state.auth.use_signin(&id).await? {
         Some((user, signin, touched)) => {
             if touched {
-                session.set_expiry(Some(Expiry::OnInactivity(store_idle(state))));
+                slide(state, session);
             }
             Ok(Current::SignedIn(user, signin))
         }
@@ -116,7 +157,7 @@ pub async fn check(state: &AppState, session: &Session) -> Result<Current, AuthE
                 SigninStatus::Ended(reason) => reason,
                 _ => None,
             };
-            session.flush().await.map_err(session_error)?;
+            end(session).await?;
             Ok(Current::Ended(reason))
         }
     }

@@ -1,22 +1,17 @@
 //! Bodies of the idle warning's server functions.
 
-use crate::{
-    idle::IdleClock,
-    server::http::session::{session_error, store_idle, SIGNIN_KEY},
-};
+use leptos::prelude::ServerFnError;
 
-use super::*;
+use super::{context, no_store, signed_in, unavailable};
+use crate::{pages::idle::IdleClock, server::http::session};
 
 /// Body of `pages::idle::session_clock`: how long until this sign-in ends unused (no use recorded).
 pub async fn session_clock() -> Result<Option<IdleClock>, ServerFnError> {
     let (state, session, _) = context().await?;
-    expect_context::<ResponseOptions>()
-        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let id: Option<String> = session
-        .get(SIGNIN_KEY)
-        .await
-        .map_err(|e| unavailable(session_error(e)))?;
-    let Some(id) = id else { return Ok(None) };
+    no_store();
+    let Some(id) = session::signin_id(&session).await.map_err(unavailable)? else {
+        return Ok(None);
+    };
     let remaining = state.auth.remaining(&id).await.map_err(unavailable)?;
     Ok(remaining.map(|remaining| IdleClock {
         remaining,
@@ -33,9 +28,7 @@ pub async fn stay_signed_in() -> Result<Option<IdleClock>, ServerFnError> {
             .touch_signin(&signin.id)
             .await
             .map_err(unavailable)?;
-        session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(store_idle(
-            &state,
-        ))));
+        session::slide(&state, &session);
     }
     session_clock().await
 }

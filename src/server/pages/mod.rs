@@ -1,6 +1,7 @@
 //! The server side of the pages: the Leptos routes (rendered with the app's state in context), the
-//! server-function endpoints they post to, what answers unknown paths, and, one module per
-//! feature, the bodies of the server functions declared in [`crate::pages`].
+//! server-function endpoints they post to, and, one module per feature, the bodies of the server
+//! functions declared in [`crate::pages`]. Unknown paths are answered by the HTTP layer's fallback
+//! ([`crate::server::http::router`]).
 
 pub mod home;
 pub mod idle;
@@ -10,29 +11,22 @@ pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
 
-use axum::{body::Body, extract::State, http::Uri, response::Response, Router};
-use http::Request;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-
-use axum::extract::FromRequestParts;
+use axum::{extract::FromRequestParts, Router};
 use http::{header, request::Parts, HeaderValue, StatusCode};
-use leptos::prelude::*;
-use leptos_axum::ResponseOptions;
+use leptos::prelude::{expect_context, provide_context, use_context, ServerFnError};
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use tower_sessions::Session;
 
 use crate::{
     pages::{shell, App, PageError},
     server::{
-        domain::{AuthError, Signin, User},
-        http::{
-            api,
-            session::{Browser, Unavailable},
-        },
+        domain::{AuthError, InputError, Signin, User},
+        http::session::{Browser, Unavailable},
         AppState,
     },
 };
 
-/// The pages and their server functions, with [`fallback`] for every other path.
+/// The pages and their server functions.
 pub fn router(state: &AppState) -> Router<AppState> {
     // Generated once per process. Generating runs the app with resource loading suppressed by a
     // process-wide flag; a resource first polled by a request served meanwhile (another server in
@@ -41,28 +35,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let context_state = state.clone();
-    Router::new()
-        .leptos_routes_with_context(
-            state,
-            routes,
-            move || provide_context(context_state.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(fallback)
+    Router::new().leptos_routes_with_context(
+        state,
+        routes,
+        move || provide_context(context_state.clone()),
+        {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        },
+    )
 }
 
-/// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static
-/// file or the app's "Page not found".
-async fn fallback(uri: Uri, state: State<AppState>, req: Request<Body>) -> Response {
-    if let Some(dialect) = api::dialect_for(uri.path()) {
-        return dialect.render(api::ApiError::NotFound);
-    }
-    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, req).await
-}
-
+/// What a server function's body starts from: the state, the browser's session and the request.
 async fn context() -> Result<(AppState, Session, Parts), ServerFnError> {
     let state = expect_context::<AppState>();
     let session: Session = leptos_axum::extract().await?;
@@ -124,14 +108,13 @@ fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// What a page says about `err` (sent back to it as `?error=<code>`).
 pub(crate) fn page_error(err: &AuthError) -> PageError {
-    use crate::server::domain::InputError::*;
     match err {
-        AuthError::Input(InvalidEmail) => PageError::InvalidEmail,
-        AuthError::Input(PasswordTooShort) => PageError::PasswordShort,
-        AuthError::Input(PasswordTooLong) => PageError::PasswordLong,
+        AuthError::Input(InputError::InvalidEmail) => PageError::InvalidEmail,
+        AuthError::Input(InputError::PasswordTooShort) => PageError::PasswordShort,
+        AuthError::Input(InputError::PasswordTooLong) => PageError::PasswordLong,
         AuthError::EmailTaken => PageError::EmailTaken,
         AuthError::InvalidCredentials | AuthError::InvalidToken => PageError::Credentials,
-        AuthError::Input(InvalidTokenName) => PageError::TokenName,
+        AuthError::Input(InputError::InvalidTokenName) => PageError::TokenName,
         AuthError::NotFound | AuthError::AlreadyEnded => PageError::Gone,
         AuthError::Throttled(_) => PageError::Throttled,
         AuthError::Unavailable(_) => PageError::Unavailable,
@@ -177,6 +160,21 @@ async fn require_signed_in(state: &AppState) -> Result<Option<(User, Signin)>, S
         see_other("/login");
     }
     Ok(found)
+}
+
+/// Marks the answer private: never cached, by the browser or anyone in between.
+fn no_store() {
+    expect_context::<ResponseOptions>()
+        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// What a signed-in page's data starts from: the state, the signed-in user and the sign-in (`None`
+/// when signed out), with the answer marked private ([`no_store`]).
+async fn page_data() -> Result<Option<(AppState, User, Signin)>, ServerFnError> {
+    let (state, _, _) = context().await?;
+    no_store();
+    let found = signed_in(&state).await?;
+    Ok(found.map(|(user, signin)| (state, user, signin)))
 }
 
 /// The signed-in user and sign-in (for server functions behind pages).

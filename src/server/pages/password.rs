@@ -1,8 +1,13 @@
 //! Body of the password change.
 
+use leptos::prelude::ServerFnError;
 use secrecy::SecretString;
 
-use super::*;
+use super::{back_with_error, context, require_signed_in, see_other, with_query};
+use crate::{
+    pages::PageError,
+    server::{domain::AuthError, http::extract::client_meta},
+};
 
 /// Body of `pages::password::change_password`.
 pub async fn change_password(
@@ -14,7 +19,7 @@ pub async fn change_password(
     let Some((user, signin)) = require_signed_in(&state).await? else {
         return Ok(());
     };
-    let meta = crate::server::http::extract::client_meta(&parts);
+    let meta = client_meta(&parts);
     let result = state
         .auth
         .change_password(

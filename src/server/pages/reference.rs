@@ -1,6 +1,6 @@
 //! Body of the API reference page's server function.
 
-use leptos::prelude::*;
+use leptos::prelude::ServerFnError;
 
 use crate::{pages::reference::Endpoint, server::http::api::openapi};
 

@@ -1,24 +1,26 @@
 //! Bodies of the `/sessions` server functions.
 
+use leptos::prelude::ServerFnError;
+
+use super::{
+    back_with_error, context, human_time, page_data, require_signed_in, see_other,
+    sign_in::{end_own, finish_logout},
+    signed_in, unavailable,
+};
 use crate::{
     pages::{
         home::Me,
         sessions::{ActivityView, SessionView, SessionsData},
     },
-    server::domain::{AuditKind, Caller, Scope, SigninKind},
-};
-
-use super::{
-    sign_in::{end_own, finish_logout},
-    *,
+    server::{
+        domain::{AuditKind, Caller, Scope, Signin, SigninKind},
+        AppState,
+    },
 };
 
 /// Body of `pages::sessions::sessions_page`.
 pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
-    let (state, _session, _) = context().await?;
-    expect_context::<ResponseOptions>()
-        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let Some((user, current)) = signed_in(&state).await? else {
+    let Some((state, user, current)) = page_data().await? else {
         return Ok(None);
     };
     let signins = state
@@ -109,23 +111,10 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
         return Ok(());
     };
     if id == current.id {
-        let ended = end_own(&state, id, "sessions page").await;
+        let ended = end_own(&state, id, Scope::Local, "sessions page").await;
         return finish_logout(&state, &session, ended, None).await;
     }
-    match state
-        .auth
-        .logout(
-            Caller::Signin(current.id),
-            Scope::Signin(id),
-            "sessions page",
-        )
-        .await
-    {
-        Ok(_) => see_other("/sessions?ended=1"),
-        Err(err) => {
-            back_with_error("/sessions", &err);
-        }
-    }
+    end_others(&state, current, Scope::Signin(id), "/sessions?ended=1").await;
     Ok(())
 }
 
@@ -135,17 +124,21 @@ pub async fn logout_others() -> Result<(), ServerFnError> {
     let Some((_, current)) = require_signed_in(&state).await? else {
         return Ok(());
     };
+    end_others(&state, current, Scope::Others, "/sessions?ended=others").await;
+    Ok(())
+}
+
+/// Ends sign-ins of the user other than this browser's (`current`) as `scope` says, then goes back
+/// to `/sessions`: to `done`, or with the error.
+async fn end_others(state: &AppState, current: Signin, scope: Scope, done: &str) {
     match state
         .auth
-        .logout(Caller::Signin(current.id), Scope::Others, "sessions page")
+        .logout(Caller::Signin(current.id), scope, "sessions page")
         .await
     {
-        Ok(_) => see_other("/sessions?ended=others"),
-        Err(err) => {
-            back_with_error("/sessions", &err);
-        }
+        Ok(_) => see_other(done),
+        Err(err) => back_with_error("/sessions", &err),
     }
-    Ok(())
 }
 
 /// Body of `pages::sessions::logout_everywhere`.
@@ -154,14 +147,7 @@ pub async fn logout_everywhere() -> Result<(), ServerFnError> {
     let Some((_, current)) = signed_in(&state).await? else {
         return finish_logout(&state, &session, Ok(()), None).await;
     };
-    let ended = match state
-        .auth
-        .logout(Caller::Signin(current.id), Scope::Global, "sessions page")
-        .await
-    {
-        Ok(_) | Err(AuthError::InvalidToken) => Ok(()),
-        Err(err) => Err(err),
-    };
+    let ended = end_own(&state, current.id, Scope::Global, "sessions page").await;
     finish_logout(&state, &session, ended, None).await
 }
 

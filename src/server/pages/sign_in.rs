@@ -1,13 +1,19 @@
 //! Bodies of sign-in, registration and the **Log out** button.
 
+use leptos::prelude::{expect_context, ServerFnError};
+use leptos_axum::ResponseOptions;
 use secrecy::SecretString;
+use tower_sessions::Session;
 
-use crate::server::{
-    domain::{Caller, EndReason, Scope, SigninKind},
-    http::session::{removal_cookie, session_error, SIGNIN_KEY},
+use super::{
+    back_with_error, context, is_local_path, local_path_or, log_unexpected, no_store, page_error,
+    see_other, with_query,
 };
-
-use super::*;
+use crate::server::{
+    domain::{AuthError, Caller, EndReason, Scope, SigninKind},
+    http::{extract::client_meta, session},
+    AppState,
+};
 
 /// Body of `pages::sign_in::register`: creates the account, then sends the person to sign in.
 pub async fn register(email: String, password: String) -> Result<(), ServerFnError> {
@@ -34,17 +40,13 @@ pub async fn login(
     let (state, session, parts) = context().await?;
     let next = next.filter(|n| !n.is_empty());
     let result = async {
-        let meta = crate::server::http::extract::client_meta(&parts);
+        let meta = client_meta(&parts);
         let user = state
             .auth
             .check_password(&email, SecretString::from(password), &meta, "sign-in page")
             .await?;
         // Signing in again in the same browser replaces the earlier sign-in.
-        if let Some(old) = session
-            .get::<String>(SIGNIN_KEY)
-            .await
-            .map_err(session_error)?
-        {
+        if let Some(old) = session::signin_id(&session).await? {
             state
                 .auth
                 .end_signin(&old, EndReason::Superseded, "sign-in page")
@@ -52,20 +54,9 @@ pub async fn login(
         }
         let signin = state
             .auth
-            .start_signin(
-                &user,
-                SigninKind::Browser,
-                &crate::server::http::extract::client_meta(&parts),
-                "browser sign-in",
-            )
+            .start_signin(&user, SigninKind::Browser, &meta, "browser sign-in")
             .await?;
-        // A new session id at every login: a fixated id from before is worthless.
-        session.cycle_id().await.map_err(session_error)?;
-        session
-            .insert(SIGNIN_KEY, &signin.id)
-            .await
-            .map_err(session_error)?;
-        Ok::<_, AuthError>(())
+        session::begin(&session, &signin.id).await
     }
     .await;
     match result {
@@ -87,17 +78,11 @@ pub async fn login(
 /// A session that already ended lands on `/login` all the same.
 pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
-    let ended = async {
-        if let Some(id) = session
-            .get::<String>(SIGNIN_KEY)
-            .await
-            .map_err(session_error)?
-        {
-            end_own(&state, id, "Log out button").await?;
-        }
-        Ok::<_, AuthError>(())
-    }
-    .await;
+    let ended = match session::signin_id(&session).await {
+        Ok(Some(id)) => end_own(&state, id, Scope::Local, "Log out button").await,
+        Ok(None) => Ok(()),
+        Err(err) => Err(err),
+    };
     finish_logout(&state, &session, ended, next.as_deref()).await
 }
 
@@ -111,23 +96,18 @@ pub(super) async fn finish_logout(
     next: Option<&str>,
 ) -> Result<(), ServerFnError> {
     let flushed = match ended {
-        Ok(()) => session.flush().await.map_err(session_error),
+        Ok(()) => session::end(session).await,
         Err(err) => Err(err),
     };
     if let Err(err) = flushed {
         back_with_error("/", &err);
         return Ok(());
     }
+    no_store();
     let res = expect_context::<ResponseOptions>();
-    res.insert_header(
-        http::HeaderName::from_static("clear-site-data"),
-        HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
-    );
-    res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.append_header(
-        header::SET_COOKIE,
-        removal_cookie(state.config.secure_cookies),
-    );
+    for (name, value) in session::ending_headers(state.config.secure_cookies) {
+        res.append_header(name, value);
+    }
     let target = local_path_or(next, "/login");
     if target == "/login" {
         see_other("/login?logged_out=1");
@@ -137,16 +117,17 @@ pub(super) async fn finish_logout(
     Ok(())
 }
 
-/// Ends the browser's own sign-in. One that has already ended (elsewhere, or by a racing click) is
-/// no error: the person is logged out either way.
+/// Ends the browser's own sign-in (`scope`: it alone, or every sign-in of its user). One that has
+/// already ended (elsewhere, or by a racing click) is no error: the person is logged out either way.
 pub(super) async fn end_own(
     state: &AppState,
     signin_id: String,
+    scope: Scope,
     via: &str,
 ) -> Result<(), AuthError> {
     match state
         .auth
-        .logout(Caller::Signin(signin_id), Scope::Local, via)
+        .logout(Caller::Signin(signin_id), scope, via)
         .await
     {
         Ok(_) | Err(AuthError::InvalidToken) => Ok(()),

@@ -1,18 +1,22 @@
 //! Bodies of the `/tokens` server functions.
 
-use crate::pages::{
-    home::Me,
-    tokens::{NewToken, TokenView, TokensData},
-};
+use leptos::prelude::ServerFnError;
+use secrecy::ExposeSecret;
 
-use super::*;
+use super::{
+    back_with_error, context, human_time, page_data, require_signed_in, see_other, unavailable,
+};
+use crate::{
+    pages::{
+        home::Me,
+        tokens::{NewToken, TokenView, TokensData},
+    },
+    server::http::extract::client_meta,
+};
 
 /// Body of `pages::tokens::tokens_page`.
 pub async fn tokens_page() -> Result<Option<TokensData>, ServerFnError> {
-    let (state, _session, _) = context().await?;
-    expect_context::<ResponseOptions>()
-        .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let Some((user, signin)) = signed_in(&state).await? else {
+    let Some((state, user, signin)) = page_data().await? else {
         return Ok(None);
     };
     let tokens = state
@@ -47,15 +51,11 @@ pub async fn create_token(name: String) -> Result<(), ServerFnError> {
     };
     match state
         .auth
-        .create_personal_token(
-            &user,
-            &name,
-            &crate::server::http::extract::client_meta(&parts),
-        )
+        .create_personal_token(&user, &name, &client_meta(&parts))
         .await
     {
         Ok(issued) => {
-            let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
+            let token = issued.token.expose_secret().to_owned();
             state.reveal.put(&signin.id, name.trim().to_owned(), token);
             see_other("/tokens");
         }

@@ -2,29 +2,32 @@
 //! `{"error":{"message","code"}}` with `code` the HTTP status as an integer. A token may come as
 //! `?token=` (the seed's way) or as a bearer header; either way it never reaches a log.
 
+use std::{borrow::Cow, sync::Arc};
+
 use axum::{
     body::Bytes,
-    extract::{RawQuery, Request, State},
-    response::IntoResponse,
+    extract::State,
+    response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
-use http::{HeaderMap, StatusCode};
+use http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{
+    bearer::Bearer,
     body, parse_json,
     schemas::{
         AccountError, AccountErrorBody, AccountMessage, AccountToken, AccountUser, MessageData,
         TokenData, UserData, UserObject,
     },
-    ApiError, Dialect, Reply,
+    ApiError, Dialect, Failure, Reply,
 };
-use crate::server::http::extract::{authenticate, bearer_unchecked};
 use crate::server::{
     db::rfc3339,
-    domain::{ClientMeta, Scope},
+    domain::{Caller, ClientMeta, Principal, Scope},
+    http::extract::bearer_unchecked,
     AppState,
 };
 
@@ -56,6 +59,11 @@ impl Dialect for Account {
             },
         })
     }
+
+    /// The `token` query parameter, else the bearer header, its characters unchecked ([`token`]).
+    fn token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
+        token(parts.uri.query(), &parts.headers)
+    }
 }
 
 /// Routes under `/api/v1/account`.
@@ -77,28 +85,8 @@ struct Credentials {
     email: String,
     password: String,
 }
-/// The errors every seed 000 endpoint may answer, each in the dialect's envelope: declared once for
-/// the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
-enum AccountErrors {
-    #[response(status = 405, description = "Wrong method (with `Allow`)")]
-    MethodNotAllowed(super::schemas::AccountError),
-    #[response(status = 413, description = "Body over 16 KiB")]
-    PayloadTooLarge(super::schemas::AccountError),
-    #[response(
-        status = 415,
-        description = "A body declared as another type than `application/json`"
-    )]
-    UnsupportedMediaType(super::schemas::AccountError),
-    #[response(status = 500, description = "Unexpected error")]
-    Internal(super::schemas::AccountError),
-    #[response(
-        status = 503,
-        description = "Database unreachable (with `Retry-After`)"
-    )]
-    Unavailable(super::schemas::AccountError),
-}
+
+super::shared_errors!(AccountErrors, AccountError);
 
 /// `POST /api/v1/account/register` → 201 `{"data":{"user":{"id","email"}}}`; 422 bad input; 409 taken.
 #[utoipa::path(post, path = "/api/v1/account/register", operation_id = "account_register", tag = "seed 000: account",
@@ -172,11 +160,9 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
         (status = 401, description = "Missing, malformed, unknown, expired or revoked token", body = super::schemas::AccountError),
         AccountErrors,
     ))]
-async fn me(State(state): State<AppState>, req: Request) -> Reply<Account> {
-    // The request itself, not `RawQuery` and `HeaderMap`: those extractors copy the query and
-    // every header, on the API's most frequent call.
-    let token = token(req.uri().query(), req.headers())?;
-    let who = authenticate(&state, token.as_deref()).await?;
+async fn me(Bearer { who, .. }: Bearer<Account, Arc<Principal>>) -> Reply<Account> {
+    // The token is borrowed from the request's query or header (not copied, as the `RawQuery` and
+    // `HeaderMap` extractors would, on the API's most frequent call), and the principal is shared.
     Ok(Json(AccountUser {
         data: UserData {
             user: UserObject::from(&who.user),
@@ -197,13 +183,11 @@ async fn me(State(state): State<AppState>, req: Request) -> Reply<Account> {
     ))]
 async fn logout(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    caller: Option<Bearer<Account, Caller>>,
 ) -> Reply<Account> {
-    let Some(token) = token(query.as_deref(), &headers)? else {
+    let Some(Bearer { who: caller, .. }) = caller else {
         return Err(ApiError::Validation("Failed validation.".into()).into());
     };
-    let caller = state.auth.caller_for_token(&token)?;
     state.auth.logout(caller, Scope::Local, "seed 000").await?;
     Ok(Json(AccountMessage {
         data: MessageData {
@@ -214,10 +198,10 @@ async fn logout(
 }
 
 /// 405 with `Allow: GET` (the logout's HEAD and every other method but GET).
-async fn get_only() -> axum::response::Response {
-    let mut res = super::Failure::<Account>::from(ApiError::MethodNotAllowed).into_response();
+async fn get_only() -> Response {
+    let mut res = Failure::<Account>::from(ApiError::MethodNotAllowed).into_response();
     res.headers_mut()
-        .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
     res
 }
 
@@ -227,7 +211,7 @@ async fn get_only() -> axum::response::Response {
 fn token<'a>(
     query: Option<&'a str>,
     headers: &'a HeaderMap,
-) -> Result<Option<std::borrow::Cow<'a, str>>, ApiError> {
+) -> Result<Option<Cow<'a, str>>, ApiError> {
     let from_query = query.and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")
@@ -236,6 +220,6 @@ fn token<'a>(
     });
     match from_query {
         Some(t) => Ok(Some(t)),
-        None => Ok(bearer_unchecked(headers)?.map(std::borrow::Cow::Borrowed)),
+        None => Ok(bearer_unchecked(headers)?.map(Cow::Borrowed)),
     }
 }

@@ -3,23 +3,27 @@
 //! Errors are `{"message","description","code"}` with `code` a string such as `UNAUTHORIZED`.
 
 use axum::{
-    body::Bytes, extract::State, http::HeaderMap, response::IntoResponse, routing::post, Json,
-    Router,
+    body::Bytes,
+    extract::{FromRequestParts, OptionalFromRequestParts, State},
+    response::IntoResponse,
+    routing::post,
+    Json, Router,
 };
+use http::{request::Parts, HeaderValue};
 use serde_json::Value;
 use tower_sessions::Session;
 
 use super::{
+    bearer::Bearer,
     body,
     schemas::{DescribedError, Message},
-    ApiError, Dialect, Reply,
+    ApiError, Dialect, Failure, Reply, REASON_HEADER,
 };
 use crate::server::{
     domain::{AuthError, Caller, Scope},
     http::{
-        extract::bearer,
         guard::is_cross_site,
-        session::{check, session_error},
+        session::{self, Browser, Current, Unavailable},
     },
     AppState,
 };
@@ -99,28 +103,8 @@ impl Dialect for AuthLogout {
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/logout", post(logout))
 }
-/// The errors every seed 001 endpoint may answer, each in the dialect's envelope: declared once for
-/// the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
-enum AuthLogoutErrors {
-    #[response(status = 405, description = "Wrong method (with `Allow`)")]
-    MethodNotAllowed(super::schemas::DescribedError),
-    #[response(status = 413, description = "Body over 16 KiB")]
-    PayloadTooLarge(super::schemas::DescribedError),
-    #[response(
-        status = 415,
-        description = "A body declared as another type than `application/json`"
-    )]
-    UnsupportedMediaType(super::schemas::DescribedError),
-    #[response(status = 500, description = "Unexpected error")]
-    Internal(super::schemas::DescribedError),
-    #[response(
-        status = 503,
-        description = "Database unreachable (with `Retry-After`)"
-    )]
-    Unavailable(super::schemas::DescribedError),
-}
+
+super::shared_errors!(AuthLogoutErrors, DescribedError);
 
 /// `POST /auth/logout` → 200 `{"message":"Logged out successfully"}`.
 #[utoipa::path(post, path = "/auth/logout", operation_id = "auth_logout", tag = "seed 001: auth",
@@ -138,23 +122,13 @@ enum AuthLogoutErrors {
     ))]
 async fn logout(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
+    credential: Credential,
     body: Bytes,
 ) -> Reply<AuthLogout> {
-    // The cookie's sign-in is read only when no bearer token is sent.
-    let (caller, cookie_signin) = match bearer(&headers)? {
-        Some(token) => (state.auth.caller_for_token(token)?, None),
-        None => {
-            let (_, signin) = check(&state, &session)
-                .await?
-                .signed_in()
-                .ok_or(ApiError::Unauthorized)?;
-            // A cookie travels with cross-site requests too: only this site may use it to log out.
-            if is_cross_site(&headers) {
-                return Err(ApiError::Forbidden.into());
-            }
-            (Caller::Signin(signin.id.clone()), Some(signin.id))
+    let (caller, cookie) = match credential {
+        Credential::Token(caller) => (caller, None),
+        Credential::Cookie { session, signin } => {
+            (Caller::Signin(signin.clone()), Some((session, signin)))
         }
     };
     let scope = parse_scope(&body)?;
@@ -163,27 +137,66 @@ async fn logout(
         Err(AuthError::InvalidToken) => {
             // Why the credential no longer works, for the client libraries (`reason`), in a header:
             // the seed's body stays as published.
-            let mut res =
-                super::Failure::<AuthLogout>::from(ApiError::Unauthorized).into_response();
+            let mut res = Failure::<AuthLogout>::from(ApiError::Unauthorized).into_response();
             if let Ok(Some(reason)) = state.auth.end_reason_of(&caller).await {
-                res.headers_mut().insert(
-                    super::REASON_HEADER,
-                    http::HeaderValue::from_static(reason.as_str()),
-                );
+                res.headers_mut()
+                    .insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
             }
             return Ok(res);
         }
         Err(err) => return Err(err.into()),
     };
     // A cookie whose own sign-in just ended is cleared as well.
-    let own_ended = cookie_signin.is_some_and(|own| ended.signins.iter().any(|s| s.id == own));
-    if own_ended {
-        session.flush().await.map_err(session_error)?;
+    if let Some((session, own)) = cookie {
+        if ended.signins.iter().any(|s| s.id == own) {
+            session::end(&session).await?;
+        }
     }
     Ok(Json(Message {
         message: "Logged out successfully".to_owned(),
     })
     .into_response())
+}
+
+/// Who asks seed 001 to log out: a bearer token, or, when no `Authorization` header is sent (then
+/// only), the browser's sign-in ([`Browser`]), which only this site may use.
+enum Credential {
+    /// A bearer token's caller.
+    Token(Caller),
+    /// The browser's session and its (active) sign-in.
+    Cookie { session: Session, signin: String },
+}
+
+impl FromRequestParts<AppState> for Credential {
+    type Rejection = Failure<AuthLogout>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token =
+            <Bearer<AuthLogout, Caller> as OptionalFromRequestParts<_>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        if let Some(Bearer { who, .. }) = token {
+            return Ok(Self::Token(who));
+        }
+        let browser = Browser::from_request_parts(parts, state)
+            .await
+            .map_err(|Unavailable(err)| Failure::from(err))?;
+        let Current::SignedIn(_, signin) = browser.current else {
+            return Err(ApiError::Unauthorized.into());
+        };
+        // A cookie travels with cross-site requests too: only this site may use it to log out.
+        if is_cross_site(&parts.headers) {
+            return Err(ApiError::Forbidden.into());
+        }
+        Ok(Self::Cookie {
+            session: browser.session,
+            signin: signin.id,
+        })
+    }
 }
 
 /// The body's scope: none (or an empty body) is `local`. Not a JSON object is 400; a bad `scope`,

@@ -3,20 +3,23 @@
 //! is 400 with `{"type":"validation_error","errors":[{"key","message":"required","value"}]}`.
 
 use axum::{
-    body::Bytes, extract::State, http::HeaderMap, response::IntoResponse, routing::post, Json,
-    Router,
+    body::Bytes,
+    extract::State,
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
 use super::{
+    bearer::{Bearer, FromToken},
     body,
     schemas::{self, Empty, FieldError, JwtPlain, JwtValidation, PairData, ValidationData},
     ApiError, Dialect, Reply,
 };
 use crate::server::{
-    domain::{self, Caller, ClientMeta},
-    http::extract::{bearer, logout_caller},
+    domain::{self, AuthError, Caller, ClientMeta},
     AppState,
 };
 
@@ -73,7 +76,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Seed 004's 200 with a pair.
-fn pair(message: &str, p: &domain::JwtPair) -> axum::response::Response {
+fn pair(message: &str, p: &domain::JwtPair) -> Response {
     Json(schemas::JwtPair {
         code: 200,
         message: message.to_owned(),
@@ -113,28 +116,8 @@ fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, Ap
         }),
     }
 }
-/// The errors every seed 004 endpoint may answer, each in the dialect's envelope: declared once for
-/// the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
-enum JwtErrors {
-    #[response(status = 405, description = "Wrong method (with `Allow`)")]
-    MethodNotAllowed(super::schemas::JwtPlain),
-    #[response(status = 413, description = "Body over 16 KiB")]
-    PayloadTooLarge(super::schemas::JwtPlain),
-    #[response(
-        status = 415,
-        description = "A body declared as another type than `application/json`"
-    )]
-    UnsupportedMediaType(super::schemas::JwtPlain),
-    #[response(status = 500, description = "Unexpected error")]
-    Internal(super::schemas::JwtPlain),
-    #[response(
-        status = 503,
-        description = "Database unreachable (with `Retry-After`)"
-    )]
-    Unavailable(super::schemas::JwtPlain),
-}
+
+super::shared_errors!(JwtErrors, JwtPlain);
 
 /// `POST /api/auth/login` `{"email","password"}` → a JWT pair for a new sign-in.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "jwt_login", tag = "seed 004: jwt",
@@ -192,18 +175,16 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Reply<Jwt> {
         (status = 401, description = "Bad access token, or a refresh token of another sign-in (nothing revoked)", body = super::schemas::JwtPlain),
         JwtErrors,
     ))]
-async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<Jwt> {
-    let token = bearer(&headers)?;
-    let caller = logout_caller(&state, token)?;
-    if let (Caller::Opaque(_), Some(token)) = (&caller, token) {
-        // An opaque token's sign-in has no refresh token, so no pair can match: after checking
-        // the token (a 503 or 500 when storage fails, as elsewhere) and the body, 401.
-        state.auth.resolve_for_logout(token).await?;
-        required(&object(&body)?, "refresh_token")?;
-        return Err(ApiError::Unauthorized.into());
-    }
+async fn logout(
+    State(state): State<AppState>,
+    Bearer { who, .. }: Bearer<Jwt, PairCaller>,
+    body: Bytes,
+) -> Reply<Jwt> {
     let fields = object(&body)?;
     let token = required(&fields, "refresh_token")?;
+    let PairCaller::Jwt(caller) = who else {
+        return Err(ApiError::Unauthorized.into());
+    };
     state
         .auth
         .logout_jwt_pair(&caller, &token, "seed 004")
@@ -214,4 +195,26 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         data: Empty {},
     })
     .into_response())
+}
+
+/// The caller of seed 004's logout. An opaque token's sign-in has no refresh token, so no pair can
+/// match it: the token is checked all the same (a 503 or 500 when storage fails, as elsewhere),
+/// then the body, and the answer is 401.
+enum PairCaller {
+    /// A JWT access token's.
+    Jwt(Caller),
+    /// A valid opaque token's.
+    Opaque,
+}
+
+impl FromToken for PairCaller {
+    async fn from_token(state: &AppState, token: &str) -> Result<Self, AuthError> {
+        match state.auth.caller_for_token(token)? {
+            Caller::Opaque(_) => {
+                state.auth.resolve_for_logout(token).await?;
+                Ok(Self::Opaque)
+            }
+            caller => Ok(Self::Jwt(caller)),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod auth_logout;
+pub mod bearer;
 pub mod error;
 pub mod jwt;
 pub mod oauth;
@@ -14,7 +15,7 @@ pub mod openapi;
 pub mod schemas;
 pub mod v1_logout;
 
-use std::marker::PhantomData;
+use std::{borrow::Cow, marker::PhantomData};
 
 use axum::{
     body::Bytes,
@@ -22,9 +23,10 @@ use axum::{
     response::{IntoResponse, Response},
     Json, Router,
 };
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::extract;
 use crate::server::{domain::AuthError, AppState};
 
 /// On a 401 for a credential whose sign-in ended: why (`logout_global`, `idle`, …).
@@ -108,11 +110,49 @@ pub fn body(body: impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(body).expect("the schema types serialize to JSON")
 }
 
-/// One published API's way of writing errors.
+/// One published API's way of writing errors, and of sending a bearer token.
 pub trait Dialect: Send + Sync + 'static {
     /// The JSON body for `err`.
     fn error_body(err: &ApiError) -> serde_json::Value;
+
+    /// The request's bearer token, if it sent one (read by [`bearer::Bearer`]); one sent malformed
+    /// is 401. By default `Authorization: Bearer`, its characters checked ([`extract::bearer`]).
+    fn token(parts: &Parts) -> Result<Option<Cow<'_, str>>, ApiError> {
+        Ok(extract::bearer(&parts.headers)?.map(Cow::Borrowed))
+    }
 }
+
+/// Declares the enum `$name`: the errors every endpoint of a dialect may answer, each in the
+/// dialect's envelope, whose schema is `$body` (a type of [`schemas`]). Declared once per dialect
+/// for the OpenAPI document, named in each operation's `responses(…)`; the envelope itself is
+/// written by [`EnvelopeLayer`].
+macro_rules! shared_errors {
+    ($name:ident, $body:ident) => {
+        /// The errors every endpoint of this dialect may answer, each in the dialect's envelope:
+        /// declared once for the OpenAPI document.
+        #[derive(utoipa::IntoResponses)]
+        #[allow(dead_code)] // Documents the answers; the envelope is written by `EnvelopeLayer`.
+        enum $name {
+            #[response(status = 405, description = "Wrong method (with `Allow`)")]
+            MethodNotAllowed(super::schemas::$body),
+            #[response(status = 413, description = "Body over 16 KiB")]
+            PayloadTooLarge(super::schemas::$body),
+            #[response(
+                status = 415,
+                description = "A body declared as another type than `application/json`"
+            )]
+            UnsupportedMediaType(super::schemas::$body),
+            #[response(status = 500, description = "Unexpected error")]
+            Internal(super::schemas::$body),
+            #[response(
+                status = 503,
+                description = "Database unreachable (with `Retry-After`)"
+            )]
+            Unavailable(super::schemas::$body),
+        }
+    };
+}
+pub(crate) use shared_errors;
 
 /// An [`ApiError`] on its way out in dialect `D`'s envelope.
 pub struct Failure<D: Dialect>(pub ApiError, PhantomData<D>);
@@ -410,7 +450,6 @@ mod tests {
     /// password check, so no request of theirs is throttled; their bodies are checked here).
     #[tokio::test]
     async fn every_dialect_has_its_429_and_415() {
-        use axum::body::to_bytes;
         let cases = [
             (
                 DialectKind::Account,
@@ -437,22 +476,19 @@ mod tests {
             let res = dialect.render(ApiError::TooManyRequests(7));
             assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(res.headers()[header::RETRY_AFTER], "7");
-            let body: serde_json::Value =
-                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
-            assert_eq!(
-                body,
-                serde_json::from_str::<serde_json::Value>(throttled).unwrap(),
-                "{dialect:?}"
-            );
+            assert_eq!(json(res).await, json_of(throttled), "{dialect:?}");
             let res = dialect.render(ApiError::UnsupportedMediaType);
             assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            let body: serde_json::Value =
-                serde_json::from_slice(&to_bytes(res.into_body(), 4096).await.unwrap()).unwrap();
-            assert_eq!(
-                body,
-                serde_json::from_str::<serde_json::Value>(unsupported).unwrap(),
-                "{dialect:?}"
-            );
+            assert_eq!(json(res).await, json_of(unsupported), "{dialect:?}");
         }
+    }
+
+    async fn json(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn json_of(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).unwrap()
     }
 }

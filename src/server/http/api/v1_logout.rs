@@ -1,17 +1,13 @@
 //! Seed 002: `DELETE /api/v1/logout` with a bearer token → 204, empty body. Errors are
 //! `{"message": …}`, 401 being exactly `{"message":"Unauthenticated."}`.
 
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::IntoResponse,
-    routing::delete,
-    Router,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::delete, Router};
 
-use super::{body, schemas::Message, ApiError, Dialect, Reply};
-use crate::server::http::extract::{bearer, logout_caller};
-use crate::server::{domain::Scope, AppState};
+use super::{bearer::Bearer, body, schemas::Message, ApiError, Dialect, Reply};
+use crate::server::{
+    domain::{Caller, Scope},
+    AppState,
+};
 
 /// Seed 002's envelope.
 pub struct V1;
@@ -41,28 +37,8 @@ impl Dialect for V1 {
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/logout", delete(logout))
 }
-/// The errors every seed 002 endpoint may answer, each in the dialect's envelope: declared once for
-/// the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Documents the answers; the envelope is written by [`super::EnvelopeLayer`].
-enum V1LogoutErrors {
-    #[response(status = 405, description = "Wrong method (with `Allow`)")]
-    MethodNotAllowed(super::schemas::Message),
-    #[response(status = 413, description = "Body over 16 KiB")]
-    PayloadTooLarge(super::schemas::Message),
-    #[response(
-        status = 415,
-        description = "A body declared as another type than `application/json`"
-    )]
-    UnsupportedMediaType(super::schemas::Message),
-    #[response(status = 500, description = "Unexpected error")]
-    Internal(super::schemas::Message),
-    #[response(
-        status = 503,
-        description = "Database unreachable (with `Retry-After`)"
-    )]
-    Unavailable(super::schemas::Message),
-}
+
+super::shared_errors!(V1LogoutErrors, Message);
 
 /// `DELETE /api/v1/logout` → 204: the token's sign-in is over.
 #[utoipa::path(delete, path = "/api/v1/logout", operation_id = "v1_logout", tag = "seed 002: v1",
@@ -72,8 +48,10 @@ enum V1LogoutErrors {
         (status = 401, description = "`{\"message\":\"Unauthenticated.\"}`", body = super::schemas::Message),
         V1LogoutErrors,
     ))]
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Reply<V1> {
-    let caller = logout_caller(&state, bearer(&headers)?)?;
+async fn logout(
+    State(state): State<AppState>,
+    Bearer { who: caller, .. }: Bearer<V1, Caller>,
+) -> Reply<V1> {
     state.auth.logout(caller, Scope::Local, "seed 002").await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
