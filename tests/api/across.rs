@@ -254,6 +254,16 @@ async fn a_chunked_body_over_the_limit_is_413_in_the_dialects_envelope() {
     let small = json!({"email": "ada@example.com", "password": "correct horse"}).to_string();
     let answer = send(chunked("/api/v1/account/login", &small)).await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // The logouts that check a credential first check the size: without any credential, an
+    // oversized chunked body is 413 all the same, in each dialect's envelope.
+    for (path, body) in [
+        ("/auth/logout", "PAYLOAD_TOO_LARGE"),
+        ("/api/auth/logout", "request body too large"),
+    ] {
+        let answer = send(chunked(path, &huge)).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains(body), "{path}: {answer}");
+    }
 }
 
 #[tokio::test]

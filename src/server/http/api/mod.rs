@@ -251,7 +251,11 @@ pub struct Envelope<S> {
 
 impl<S> tower::Service<Request> for Envelope<S>
 where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
 {
     type Response = Response;
     type Error = std::convert::Infallible;
@@ -276,9 +280,20 @@ where
                         answer: Some(refused),
                     }
                 }
-                // No more than the limit is read, whatever length was declared (or none: a
-                // chunked body). Here rather than as axum's `DefaultBodyLimit` around every
-                // route: that one adds to every request's extensions, bodiless or not.
+                // A body of undeclared length (chunked) is read here, up to the limit, before any
+                // extractor looks at the credential: over the limit it is 413 whoever sends it,
+                // as a declared length over it is. Rare, so this path alone is boxed.
+                None if !req.headers().contains_key(header::CONTENT_LENGTH) => {
+                    // The service that was made ready goes into the future; a clone stays.
+                    let inner = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, inner);
+                    return EnvelopeFuture::Reading {
+                        answer: Box::pin(read_then_call(d, inner, req)),
+                    };
+                }
+                // A declared length within the limit: hyper reads no more than it. Limited all
+                // the same. Here rather than as axum's `DefaultBodyLimit` around every route:
+                // that one adds to every request's extensions, bodiless or not.
                 None => req.map(|body| {
                     axum::body::Body::new(http_body_util::Limited::new(body, BODY_LIMIT))
                 }),
@@ -299,6 +314,8 @@ pin_project_lite::pin_project! {
     pub enum EnvelopeFuture<F> {
         /// Refused before the inner service was called.
         Refused { answer: Option<Response> },
+        /// A chunked body being read before the inner service is called.
+        Reading { answer: std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> },
         /// The inner service's answer, on its way.
         Inner {
             #[pin]
@@ -322,6 +339,7 @@ where
             EnvelopeFutureProj::Refused { answer } => std::task::Poll::Ready(Ok(answer
                 .take()
                 .expect("an envelope future is not polled after it is ready"))),
+            EnvelopeFutureProj::Reading { answer } => answer.as_mut().poll(cx).map(Ok),
             EnvelopeFutureProj::Inner { answer, dialect } => {
                 let res = std::task::ready!(answer.poll(cx))?;
                 std::task::Poll::Ready(Ok(match *dialect {
@@ -330,6 +348,31 @@ where
                 }))
             }
         }
+    }
+}
+
+/// Reads a body of undeclared length, at most [`BODY_LIMIT`] of it (413 past it, 400 when it
+/// cannot be read), then calls `inner` with it, answering in `dialect`'s envelope.
+async fn read_then_call<S>(dialect: DialectKind, mut inner: S, req: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    use http_body_util::BodyExt as _;
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(read) => read.to_bytes(),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            return dialect.render(ApiError::PayloadTooLarge)
+        }
+        Err(_) => return dialect.render(ApiError::BadRequest),
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(body));
+    match inner.call(req).await {
+        Ok(res) => in_envelope(dialect, res),
+        Err(never) => match never {},
     }
 }
 
