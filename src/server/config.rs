@@ -44,6 +44,8 @@ pub struct Config {
     pub durability: crate::server::db::Durability,
     /// Logout writer tasks per PostgreSQL instance (`SIGNOFF_PG_WRITERS`, 1 to 64; default 1).
     pub pg_writers: usize,
+    /// Where Prometheus metrics are served (`SIGNOFF_METRICS_ADDR`, `host:port`; unset: nowhere).
+    pub metrics_addr: Option<SocketAddr>,
     /// Active sign-ins per user at most (`SIGNOFF_MAX_SIGNINS_PER_USER`; unset or 0: no limit).
     pub max_signins_per_user: Option<usize>,
     /// How often the server looks for sign-ins past their idle or absolute lifetime and ends them
@@ -200,6 +202,14 @@ impl Config {
                 n => Some(n as usize),
             },
             sweep_every: std::time::Duration::from_secs(number("SIGNOFF_SWEEP_SECS", 30)?.max(1)),
+            metrics_addr: match std::env::var("SIGNOFF_METRICS_ADDR") {
+                Ok(v) if !v.is_empty() => Some(v.parse().map_err(|_| {
+                    format!(
+                        "SIGNOFF_METRICS_ADDR must be host:port (e.g. 127.0.0.1:9100), not {v:?}"
+                    )
+                })?),
+                _ => None,
+            },
             listen_retry: std::time::Duration::from_millis(number("SIGNOFF_LISTEN_RETRY_MS", 250)?),
             listen_url: std::env::var("SIGNOFF_LISTEN_DATABASE_URL")
                 .ok()
@@ -274,6 +284,7 @@ impl Config {
             pg_writers: 1,
             max_signins_per_user: None,
             sweep_every: std::time::Duration::from_secs(30),
+            metrics_addr: None,
             leptos,
         }
     }

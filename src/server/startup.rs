@@ -21,6 +21,8 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// Where the metrics listener was bound, when metrics are on.
+    metrics: Option<SocketAddr>,
     router: axum::Router,
     state: AppState,
 }
@@ -63,8 +65,13 @@ impl Application {
             pages::router(&state),
             crate::pages::shell,
         );
+        let metrics = match state.config.metrics_addr {
+            Some(addr) => Some(crate::server::metrics::serve(addr, state.clone()).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics,
             router,
             state,
         })
@@ -73,6 +80,11 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The address of the metrics listener, when metrics are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// The shared state, for tests that look behind the HTTP interface.

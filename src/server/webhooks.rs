@@ -102,13 +102,15 @@ struct Due {
     payload: String,
     attempts: i64,
     next_attempt_at: i64,
+    /// When the ending that wrote it committed (Unix seconds).
+    created_at: i64,
 }
 
 /// Claims and sends what is due; returns how many rows it claimed.
 async fn deliver_due(db: &Db, client: &reqwest::Client, secret: &WebhookSecret) -> Result<usize> {
     let at = now();
     let due: Vec<Due> = with_pool!(db, p => sqlx::query_as(
-        "SELECT event_id, endpoint, payload, attempts, next_attempt_at FROM webhook_outbox \
+        "SELECT event_id, endpoint, payload, attempts, next_attempt_at, created_at FROM webhook_outbox \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
          ORDER BY created_at, event_id LIMIT $2")
         .bind(at).bind(BATCH).fetch_all(p).await)?;
@@ -171,6 +173,9 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
         .take(3)
         .collect::<Vec<_>>()
         .join("/");
+    if outcome.is_err() {
+        metrics::counter!("signoff_outbox_failures_total", "kind" => "webhook").increment(1);
+    }
     match outcome {
         Ok(()) => {
             with_pool!(db, p => sqlx::query(
@@ -179,6 +184,10 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
                 .bind(at).bind(attempts).bind(&row.event_id).bind(&row.endpoint)
                 .execute(p).await.map(|_| ()))?;
             tracing::info!(event = %row.event_id, endpoint = %host, attempts, "webhook delivered");
+            // From the ending's commit (whole seconds) to the receiver's 2xx.
+            let since = crate::server::metrics::since_unix(row.created_at);
+            metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => "webhook")
+                .record(since);
         }
         Err(error) if attempts >= MAX_ATTEMPTS => {
             with_pool!(db, p => sqlx::query(

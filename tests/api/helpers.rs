@@ -17,6 +17,8 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     /// The PostgreSQL database this test owns, dropped with it.
     pub pg: Option<PgDatabase>,
+    /// `http://127.0.0.1:<port>` of the metrics listener, when metrics are on.
+    pub metrics: Option<String>,
 }
 
 /// Starts a server on port 0 with a fresh database: SQLite in a temporary directory, or a new
@@ -181,6 +183,7 @@ pub async fn start_with(config: Config) -> TestApp {
     let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics = app.metrics_addr().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     let client = Client::builder()
@@ -194,6 +197,7 @@ pub async fn start_with(config: Config) -> TestApp {
         database_url,
         _dir: tempfile::tempdir().unwrap(),
         pg: None,
+        metrics,
     }
 }
 

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod live_signout;
 mod logout_engine;
+mod metrics;
 mod multi_instance;
 mod oauth_revoke;
 mod operator_cli;

@@ -137,7 +137,15 @@ pub fn router<IV: IntoView + 'static>(
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
-                )),
+                ))
+                // Innermost: every answer counted by its route template (a panic's 500 is not: it
+                // unwinds through this layer); only when metrics are on.
+                .option_layer(
+                    state
+                        .config
+                        .metrics_addr
+                        .map(|_| middleware::from_fn(crate::server::metrics::track)),
+                ),
         )
         .with_state(state)
 }

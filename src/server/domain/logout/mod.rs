@@ -267,6 +267,9 @@ impl Shared {
                     if let Ok(ended) = &answer {
                         for s in &ended.signins {
                             revocations.signin_ended(&s.id, Some(s.reason));
+                            let reason = s.reason.as_str();
+                            metrics::counter!("signoff_signins_ended_total", "reason" => reason)
+                                .increment(1);
                         }
                         for (jti, until) in &ended.denied {
                             revocations.insert(jti, *until);

@@ -214,11 +214,13 @@ impl Revocations {
                 self.signin_ended(id, reason.and_then(EndReason::parse));
                 self.heard().revoked(id);
                 self.applied.send_replace(Some(id.to_owned()));
+                lag(parts.next());
             }
             (Some("jti"), Some(jti), Some(exp)) => {
                 self.insert(jti, exp.parse().unwrap_or(now() + ACCESS_TTL));
                 self.heard().revoked(jti);
                 self.applied.send_replace(Some(jti.to_owned()));
+                lag(parts.next());
             }
             (Some("ping"), Some(instance), generation) if instance == self.instance => {
                 return generation.and_then(|g| g.parse().ok());
@@ -413,4 +415,17 @@ async fn notify(pool: &sqlx::PgPool, payload: &str, what: &str) {
     if let Err(err) = sent {
         tracing::debug!(error = %err, "revocation {what} not sent");
     }
+}
+
+/// Records how long a revocation took from its transaction (`sent_ms`, Unix milliseconds, the
+/// notification's last field) to being applied here.
+fn lag(sent_ms: Option<&str>) {
+    let Some(sent_ms) = sent_ms.and_then(|t| t.parse::<i64>().ok()) else {
+        return;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let seconds = (now_ms - sent_ms).max(0) as f64 / 1000.0;
+    metrics::histogram!("signoff_revocation_lag_seconds").record(seconds);
 }

@@ -84,4 +84,14 @@ impl Revocations {
             .unwrap_or_else(|e| e.into_inner())
             .len()
     }
+
+    /// How many streams are open, over every watched sign-in.
+    pub fn streams(&self) -> usize {
+        self.watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|tx| tx.receiver_count())
+            .sum()
+    }
 }
