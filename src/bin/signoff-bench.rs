@@ -88,24 +88,18 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let mut out = String::new();
             for _ in 0..count {
-                match kind {
-                    Kind::Opaque => {
-                        let t = auth
-                            .issue_opaque(&user, &meta)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        out.push_str(t.token.expose_secret());
-                    }
-                    Kind::Jwt => {
-                        let p = auth
-                            .issue_jwt_pair(&user, &meta)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        out.push_str(p.access_token.expose_secret());
-                        out.push(' ');
-                        out.push_str(p.refresh_token.expose_secret());
-                    }
-                }
+                // One line per sign-in: an opaque token, or a JWT access and refresh token.
+                let line = match kind {
+                    Kind::Opaque => auth
+                        .issue_opaque(&user, &meta)
+                        .await
+                        .map(|t| t.token.expose_secret().to_owned()),
+                    Kind::Jwt => auth.issue_jwt_pair(&user, &meta).await.map(|p| {
+                        let (access, refresh) = (&p.access_token, &p.refresh_token);
+                        format!("{} {}", access.expose_secret(), refresh.expose_secret())
+                    }),
+                };
+                out.push_str(&line.map_err(|e| e.to_string())?);
                 out.push('\n');
             }
             print!("{out}");

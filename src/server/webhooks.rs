@@ -189,22 +189,27 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
             metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => "webhook")
                 .record(since);
         }
-        Err(error) if attempts >= MAX_ATTEMPTS => {
-            with_pool!(db, p => sqlx::query(
-                "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $3 \
-                 WHERE event_id = $4 AND endpoint = $5")
-                .bind(at).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
-                .execute(p).await.map(|_| ()))?;
-            tracing::error!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook given up");
-        }
         Err(error) => {
-            let next = at + backoff(attempts);
-            with_pool!(db, p => sqlx::query(
-                "UPDATE webhook_outbox SET next_attempt_at = $1, attempts = $2, last_error = $3 \
-                 WHERE event_id = $4 AND endpoint = $5")
-                .bind(next).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
+            // Given up after the last attempt; else tried again after a back-off.
+            let give_up = attempts >= MAX_ATTEMPTS;
+            let (sql, when) = if give_up {
+                (
+                    "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $3 \
+                  WHERE event_id = $4 AND endpoint = $5",
+                    at,
+                )
+            } else {
+                ("UPDATE webhook_outbox SET next_attempt_at = $1, attempts = $2, last_error = $3 \
+                  WHERE event_id = $4 AND endpoint = $5", at + backoff(attempts))
+            };
+            with_pool!(db, p => sqlx::query(sql)
+                .bind(when).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
                 .execute(p).await.map(|_| ()))?;
-            tracing::warn!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook attempt failed; will retry");
+            if give_up {
+                tracing::error!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook given up");
+            } else {
+                tracing::warn!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook attempt failed; will retry");
+            }
         }
     }
     Ok(())

@@ -233,17 +233,14 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use crate::server::domain::{
-        auth::testing::auth,
+        auth::testing::{auth, user},
         model::{AuditKind, AuthError, ClientMeta, SigninKind},
     };
 
     #[tokio::test]
     async fn a_password_change_can_end_the_other_signins_and_keeps_the_current_one() {
         let auth = auth().await;
-        let ada = auth
-            .register("ada@example.com", "correct horse".into())
-            .await
-            .unwrap();
+        let ada = user(&auth, "ada@example.com").await;
         let m = ClientMeta::default();
         let here = auth
             .start_signin(&ada, SigninKind::Browser, &m, "test")

@@ -134,4 +134,19 @@ pub(crate) mod testing {
     pub(crate) async fn auth() -> Auth {
         auth_with(Options::default()).await
     }
+
+    /// The password of [`user`]'s accounts.
+    pub(crate) const PASSWORD: &str = "correct horse";
+
+    /// A new account with [`PASSWORD`].
+    pub(crate) async fn user(auth: &Auth, email: &str) -> crate::server::domain::model::User {
+        auth.register(email, PASSWORD.into()).await.unwrap()
+    }
+
+    /// Whether `token` (a bearer token) authenticates now.
+    pub(crate) async fn accepted(auth: &Auth, token: &secrecy::SecretString) -> bool {
+        auth.resolve(secrecy::ExposeSecret::expose_secret(token))
+            .await
+            .is_ok()
+    }
 }

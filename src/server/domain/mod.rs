@@ -57,42 +57,38 @@ pub use principal::{Principal, Via};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::domain::auth::testing::auth;
+    use crate::server::domain::auth::testing::{auth, user, PASSWORD};
 
     #[tokio::test]
     async fn register_then_authenticate_ignoring_case_and_spaces() {
         let auth = auth().await;
-        let user = auth
-            .register("Ada@Example.com", "correct horse".into())
-            .await
-            .unwrap();
-        assert_eq!(user.email, "ada@example.com");
+        let ada = user(&auth, "Ada@Example.com").await;
+        assert_eq!(ada.email, "ada@example.com");
         let again = auth
-            .authenticate("  ADA@example.com ", "correct horse".into())
+            .authenticate("  ADA@example.com ", PASSWORD.into())
             .await
             .unwrap();
-        assert_eq!(again, user);
+        assert_eq!(again, ada);
+    }
+
+    /// A service where ada@example.com has an account.
+    async fn with_ada() -> Auth {
+        let auth = auth().await;
+        user(&auth, "ada@example.com").await;
+        auth
     }
 
     #[tokio::test]
     async fn the_same_email_cannot_register_twice() {
-        let auth = auth().await;
-        auth.register("ada@example.com", "correct horse".into())
-            .await
-            .unwrap();
-        let err = auth
-            .register("ADA@example.com", "other horse".into())
-            .await
-            .unwrap_err();
+        let auth = with_ada().await;
+        let again = auth.register("ADA@example.com", "other horse".into());
+        let err = again.await.unwrap_err();
         assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
     }
 
     #[tokio::test]
     async fn unknown_email_and_wrong_password_are_the_same_error() {
-        let auth = auth().await;
-        auth.register("ada@example.com", "correct horse".into())
-            .await
-            .unwrap();
+        let auth = with_ada().await;
         let a = auth
             .authenticate("bob@example.com", "correct horse".into())
             .await
@@ -108,15 +104,12 @@ mod tests {
     #[tokio::test]
     async fn an_ended_signin_is_no_longer_active_and_ends_once() {
         let auth = auth().await;
-        let user = auth
-            .register("ada@example.com", "correct horse".into())
-            .await
-            .unwrap();
+        let ada = user(&auth, "ada@example.com").await;
         let s = auth
-            .start_signin(&user, SigninKind::Browser, &ClientMeta::default(), "test")
+            .start_signin(&ada, SigninKind::Browser, &ClientMeta::default(), "test")
             .await
             .unwrap();
-        assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, user);
+        assert_eq!(auth.active_signin(&s.id).await.unwrap().unwrap().0, ada);
         let caller = || Caller::Signin(s.id.clone());
         let ended = auth.logout(caller(), Scope::Local, "test").await.unwrap();
         assert_eq!(ended.signins.len(), 1);

@@ -320,13 +320,9 @@ impl Auth {
 mod tests {
     use super::*;
     use crate::server::domain::{
-        auth::testing::auth,
+        auth::testing::{auth, user},
         logout::{Caller, Scope},
     };
-
-    async fn user(auth: &Auth, email: &str) -> User {
-        auth.register(email, "correct horse".into()).await.unwrap()
-    }
 
     /// Ada, and a fresh opaque token of hers.
     async fn ada_token(auth: &Auth) -> (User, IssuedToken) {

@@ -124,14 +124,18 @@ fn refresh_ending((sid, sub): (String, String)) -> Ending {
 mod tests {
     use super::*;
     use crate::server::domain::{
-        auth::testing::auth,
+        auth::testing::{accepted, auth, user},
         logout::Scope,
         model::{ClientMeta, User},
     };
-    use secrecy::{ExposeSecret, SecretString};
+    use secrecy::ExposeSecret;
 
-    async fn user(auth: &Auth, email: &str) -> User {
-        auth.register(email, "correct horse".into()).await.unwrap()
+    /// A service with two accounts, and the client details of a test.
+    async fn ada_and_bob() -> (Auth, User, User, ClientMeta) {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let bob = user(&auth, "bob@example.com").await;
+        (auth, ada, bob, ClientMeta::default())
     }
 
     #[tokio::test]
@@ -158,40 +162,29 @@ mod tests {
 
     #[tokio::test]
     async fn scopes_end_the_right_signins() {
-        let auth = auth().await;
-        let ada = user(&auth, "ada@example.com").await;
-        let bob = user(&auth, "bob@example.com").await;
-        let m = ClientMeta::default();
+        let (auth, ada, bob, m) = ada_and_bob().await;
         let a1 = auth.issue_opaque(&ada, &m).await.unwrap();
         let a2 = auth.issue_jwt_pair(&ada, &m).await.unwrap();
         let a3 = auth.issue_opaque(&ada, &m).await.unwrap();
         let b1 = auth.issue_opaque(&bob, &m).await.unwrap();
-        let live = |t: &SecretString| {
-            let t = t.expose_secret().to_owned();
-            let auth = auth.clone();
-            async move { auth.resolve(&t).await.is_ok() }
-        };
         let who = auth.resolve(a1.token.expose_secret()).await.unwrap();
         auth.logout(Caller::from(&*who), Scope::Others, "test")
             .await
             .unwrap();
-        assert!(live(&a1.token).await);
-        assert!(!live(&a2.access_token).await);
-        assert!(!live(&a3.token).await);
-        assert!(live(&b1.token).await);
+        assert!(accepted(&auth, &a1.token).await);
+        assert!(!accepted(&auth, &a2.access_token).await);
+        assert!(!accepted(&auth, &a3.token).await);
+        assert!(accepted(&auth, &b1.token).await);
         auth.logout(Caller::from(&*who), Scope::Global, "test")
             .await
             .unwrap();
-        assert!(!live(&a1.token).await);
-        assert!(live(&b1.token).await);
+        assert!(!accepted(&auth, &a1.token).await);
+        assert!(accepted(&auth, &b1.token).await);
     }
 
     #[tokio::test]
     async fn ending_one_signin_by_id_checks_owner_and_state() {
-        let auth = auth().await;
-        let ada = user(&auth, "ada@example.com").await;
-        let bob = user(&auth, "bob@example.com").await;
-        let m = ClientMeta::default();
+        let (auth, ada, bob, m) = ada_and_bob().await;
         let me = auth
             .resolve(
                 auth.issue_opaque(&ada, &m)

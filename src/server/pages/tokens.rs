@@ -72,16 +72,13 @@ pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
     let Some((user, _)) = require_signed_in(&state).await? else {
         return Ok(());
     };
-    match state
+    let revoked = state
         .auth
-        .revoke_personal_token(&user.id, &id, "tokens page")
-        .await
-    {
+        .revoke_personal_token(&user.id, &id, "tokens page");
+    match revoked.await {
         Ok(true) => see_other("/tokens?revoked=1"),
         Ok(false) => see_other("/tokens?error=gone"),
-        Err(err) => {
-            back_with_error("/tokens", &err);
-        }
+        Err(err) => back_with_error("/tokens", &err),
     }
     Ok(())
 }

@@ -325,8 +325,7 @@ impl Revocations {
     /// read (by the `ended_at` index) and the unknown ones recorded.
     pub(super) async fn follow_sqlite(self: Arc<Self>, pool: sqlx::SqlitePool) {
         let mut since = now() - 1;
-        let mut tick = tokio::time::interval(SQLITE_POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = every(SQLITE_POLL);
         loop {
             tick.tick().await;
             if pool.is_closed() {
@@ -367,8 +366,7 @@ impl Revocations {
     /// Pings this instance's own listener through the database every [`HEARTBEAT`], forever,
     /// saying which connection is listening (0: none).
     async fn heartbeat(self: Arc<Self>, pool: sqlx::PgPool) {
-        let mut tick = tokio::time::interval(HEARTBEAT);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = every(HEARTBEAT);
         loop {
             tick.tick().await;
             if pool.is_closed() {
@@ -428,4 +426,11 @@ fn lag(sent_ms: Option<&str>) {
         .map_or(0, |d| d.as_millis() as i64);
     let seconds = (now_ms - sent_ms).max(0) as f64 / 1000.0;
     metrics::histogram!("signoff_revocation_lag_seconds").record(seconds);
+}
+
+/// A tick every `period`, the first at once; a late tick delays the next rather than bunching up.
+fn every(period: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
