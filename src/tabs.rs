@@ -45,9 +45,14 @@ fn recheck() {
     }
     leptos::task::spawn_local(async {
         if let Ok(None) = crate::pages::home::whoami().await {
-            let _ = leptos::prelude::window()
-                .location()
-                .replace("/login?logged_out=1");
+            // Past this browser's idle deadline, the other tab that logged out went for that
+            // reason (all tabs share one clock): say so, as that tab does.
+            let to = if crate::pages::idle::idle_ran_out() {
+                "/login?ended=idle"
+            } else {
+                "/login?logged_out=1"
+            };
+            let _ = leptos::prelude::window().location().replace(to);
         }
     });
 }

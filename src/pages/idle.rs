@@ -66,6 +66,13 @@ pub fn IdleWarning() -> impl IntoView {
     }
 }
 
+/// True when this browser's idle clock has run out: its sign-in has ended, or is about to, for
+/// want of use (browser only; another tab that hears of a logout says why with it).
+#[cfg(feature = "hydrate")]
+pub(crate) fn idle_ran_out() -> bool {
+    client::ran_out()
+}
+
 #[cfg(feature = "hydrate")]
 mod client {
     use std::cell::{Cell, RefCell};
@@ -166,6 +173,11 @@ mod client {
     }
 
     /// Starts the clock in this tab (once), and points it at this page's warning.
+    pub(super) fn ran_out() -> bool {
+        let deadline = DEADLINE.with(Cell::get);
+        deadline != 0.0 && crate::tabs::js_sys_now() >= deadline
+    }
+
     pub fn start(shown: RwSignal<Option<i64>>) {
         SHOWN.with(|s| *s.borrow_mut() = Some(shown));
         // A signed-in page was just served: the server's clock may have moved.
