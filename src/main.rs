@@ -14,16 +14,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
         )
-        // Logs go to standard error; standard output is for commands' results. Colours only for a
-        // terminal: escape codes are noise in a log file, and cost time on every request's span.
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        // Logs go to standard error; standard output is for commands' results.
+        .with_writer(std::io::stderr);
+    if std::env::var("SIGNOFF_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        // One JSON object a line, with every span it happened in: the request's carries its
+        // `trace_id`.
+        logs.json().with_span_list(true).init();
+    } else {
+        // Colours only for a terminal: escape codes are noise in a log file, and cost time on
+        // every request's span.
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     match cli.command {
         None | Some(Command::Serve) => serve().await,
         Some(command) => {

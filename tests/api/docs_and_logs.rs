@@ -145,3 +145,55 @@ async fn no_token_or_password_ever_reaches_the_log() {
         );
     }
 }
+
+#[tokio::test]
+async fn json_logs_carry_each_requests_trace_id_and_no_secret() {
+    let app = spawn_app().await;
+    app.create_user("ada@example.com").await;
+    let server = crate::logout_engine::spawn_process_with(
+        &app.database_url,
+        &[("SIGNOFF_LOG_FORMAT", "json")],
+    );
+    let client = &app.client;
+    let token = app.opaque_token("ada@example.com").await;
+    // A caller's trace continues here; another request gets a trace of its own.
+    let traced = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let res = client
+        .delete(format!("{}/api/v1/logout", server.address))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{traced}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = client
+        .post(format!("{}/api/v1/account/login", server.address))
+        .json(&serde_json::json!({"email": "ada@example.com", "password": "wrong but secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let log = server.log.lock().unwrap().clone();
+    let lines: Vec<serde_json::Value> = log
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let trace_ids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["spans"].as_array())
+        .flatten()
+        .filter_map(|span| span["trace_id"].as_str())
+        .collect();
+    assert!(trace_ids.contains(&traced), "{log:#?}");
+    assert!(
+        trace_ids.iter().any(|t| *t != traced && t.len() == 32),
+        "the login has a trace of its own: {log:#?}"
+    );
+    for secret in [token.as_str(), "wrong but secret", "ada@example.com"] {
+        assert!(
+            !log.iter().any(|l| l.contains(secret)),
+            "{secret} is logged"
+        );
+    }
+}

@@ -316,6 +316,8 @@ pub struct Process {
     child: std::process::Child,
     /// `http://127.0.0.1:<port>`
     pub address: String,
+    /// Every line it wrote to standard error (its log), so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -353,20 +355,24 @@ pub fn spawn_process_with(database_url: &str, env: &[(&str, &str)]) -> Process {
         .expect("the server binary starts");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent {
-                if let Some(addr) = line.split("addr=").nth(1) {
-                    let addr = addr
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(addr);
+                // `addr=…` in text logs, `"addr":"…"` in JSON ones.
+                let addr = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|a| a.split_whitespace().next())
+                    .or_else(|| line.split("\"addr\":\"").nth(1)?.split('"').next());
+                if let Some(addr) = addr {
+                    let _ = tx.send(addr.to_owned());
                     sent = true;
                 }
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let addr = rx
@@ -375,6 +381,7 @@ pub fn spawn_process_with(database_url: &str, env: &[(&str, &str)]) -> Process {
     Process {
         child,
         address: format!("http://{addr}"),
+        log,
     }
 }
 

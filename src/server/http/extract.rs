@@ -84,6 +84,26 @@ fn is_token68(token: &[u8]) -> bool {
     })
 }
 
+/// The trace id of a request: the one its W3C `traceparent` header carries (a caller's trace
+/// continues here), else a new random one; 32 lower-case hex digits either way.
+pub fn trace_id(headers: &http::HeaderMap) -> String {
+    let given = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split('-').nth(1))
+        .filter(|id| {
+            id.len() == 32
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && id.bytes().any(|b| b != b'0')
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;

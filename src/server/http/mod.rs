@@ -119,11 +119,12 @@ pub fn router<IV: IntoView + 'static>(
                     header::COOKIE,
                     header::SET_COOKIE,
                 ]))
-                // Spans carry the method and the path only: a query string may hold a token (seed
-                // 000).
+                // Spans carry the method, the path and a trace id only: a query string may hold a
+                // token (seed 000).
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                        let trace_id = extract::trace_id(req.headers());
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), %trace_id)
                     }),
                 )
                 .layer(SetResponseHeaderLayer::if_not_present(
