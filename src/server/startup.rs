@@ -91,8 +91,9 @@ impl Application {
     /// flight (each told to close once its current request is answered).
     ///
     /// The accept loop is ours rather than `axum::serve`'s: axum 0.8 exposes neither hyper's
-    /// header-read timeout nor a bound on connections. hyper-util (the crate `axum::serve` itself is
-    /// built on) serves each connection as axum does (HTTP/1 and HTTP/2, upgrades) and shuts them
+    /// header-read timeout nor a bound on connections. hyper's HTTP/1 connection (what
+    /// `axum::serve` ran here: axum is built without HTTP/2) is given hyper's own header-read
+    /// timeout, and hyper-util (the crate `axum::serve` itself is built on) shuts the connections
     /// down gracefully ([`GracefulShutdown`]); a [`Semaphore`] bounds the open connections (past
     /// `SIGNOFF_MAX_CONNECTIONS`, new ones wait in the kernel's backlog, not in memory).
     /// `tower::limit::ConcurrencyLimit` would bound requests, not the idle or slow sockets a
@@ -102,23 +103,21 @@ impl Application {
     /// [`Semaphore`]: tokio::sync::Semaphore
     pub async fn serve(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         use hyper_util::{
-            rt::{TokioExecutor, TokioIo, TokioTimer},
-            server::{conn::auto, graceful::GracefulShutdown},
+            rt::{TokioIo, TokioTimer},
+            server::graceful::GracefulShutdown,
             service::TowerToHyperService,
         };
         use tower::ServiceExt as _;
 
         let config = self.state.config.clone();
         let header_timeout = config.header_timeout;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        // hyper's own slow-header defence: the whole head within the time, or the connection is
-        // closed (it also bounds how long an idle keep-alive connection is kept).
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        // hyper's own slow-header defence: a request's whole head within the time, from the
+        // connection's start or the end of the previous answer, or the connection is closed (so
+        // it also bounds how long a silent or idle keep-alive connection is kept).
         builder
-            .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout);
-        // CONNECT for HTTP/2 websockets, as `axum::serve` enables it.
-        builder.http2().enable_connect_protocol();
         let builder = Arc::new(builder);
         let trusted = (!config.trusted_proxies.is_empty())
             .then(|| http::extract::TrustedProxies(config.trusted_proxies.clone().into()));
@@ -172,19 +171,9 @@ impl Application {
             let builder = builder.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
-                // hyper's timeout starts once it reads the head; before that, hyper-util reads
-                // the first bytes to tell HTTP/1 from HTTP/2 with no timeout: a client that sends
-                // nothing at all is dropped here.
-                let mut first = [0u8; 1];
-                match tokio::time::timeout(header_timeout, tcp.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    _ => return,
-                }
-                let conn = builder.serve_connection_with_upgrades(
-                    TokioIo::new(tcp),
-                    TowerToHyperService::new(service),
-                );
-                if let Err(err) = watcher.watch(conn.into_owned()).await {
+                let conn =
+                    builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+                if let Err(err) = watcher.watch(conn).await {
                     tracing::trace!(error = %err, "connection ended");
                 }
                 drop(permit);
