@@ -51,8 +51,40 @@ pub struct Config {
     /// How often the server looks for sign-ins past their idle or absolute lifetime and ends them
     /// (`SIGNOFF_SWEEP_SECS`, default 30).
     pub sweep_every: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`SIGNOFF_TRUSTED_PROXIES`,
+    /// comma-separated CIDRs; default none: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a client may take to send a request's headers (`SIGNOFF_HEADER_TIMEOUT_SECS`,
+    /// default 10); also how long an idle connection is kept open.
+    pub header_timeout: std::time::Duration,
+    /// Open connections at most (`SIGNOFF_MAX_CONNECTIONS`, default 10,000); more wait to be
+    /// accepted.
+    pub max_connections: usize,
+    /// Open `/events` streams per user at most (`SIGNOFF_EVENTS_PER_USER`, default 256).
+    pub events_per_user: usize,
+    /// Open `/events` streams per instance at most (`SIGNOFF_EVENTS_MAX`, default 10,000).
+    pub events_max: usize,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
+}
+
+/// `SIGNOFF_TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8`, `::1/128`); a bare address is
+/// one host (`/32`, `/128`).
+pub fn trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    format!(
+                        "SIGNOFF_TRUSTED_PROXIES must be comma-separated CIDRs (10.0.0.0/8, ::1/128), not {t:?}"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// A Standard Webhooks signing key: the bytes behind `whsec_<base64>`. Never printed.
@@ -190,7 +222,23 @@ impl Config {
                 "SIGNOFF_PG_WRITERS must be from 1 to 64, not {pg_writers}"
             ));
         }
+        let positive = |name: &str, default: u64| -> Result<u64, String> {
+            match number(name, default)? {
+                0 => Err(format!("{name} must be at least 1")),
+                n => Ok(n),
+            }
+        };
         Ok(Self {
+            trusted_proxies: trusted_proxies(
+                &std::env::var("SIGNOFF_TRUSTED_PROXIES").unwrap_or_default(),
+            )?,
+            header_timeout: std::time::Duration::from_secs(positive(
+                "SIGNOFF_HEADER_TIMEOUT_SECS",
+                10,
+            )?),
+            max_connections: positive("SIGNOFF_MAX_CONNECTIONS", 10_000)? as usize,
+            events_per_user: positive("SIGNOFF_EVENTS_PER_USER", 256)? as usize,
+            events_max: positive("SIGNOFF_EVENTS_MAX", 10_000)? as usize,
             webhook_urls,
             webhook_secret,
             durability: crate::server::db::Durability::parse(
@@ -285,7 +333,27 @@ impl Config {
             max_signins_per_user: None,
             sweep_every: std::time::Duration::from_secs(30),
             metrics_addr: None,
+            trusted_proxies: Vec::new(),
+            header_timeout: std::time::Duration::from_secs(10),
+            max_connections: 10_000,
+            events_per_user: 256,
+            events_max: 10_000,
             leptos,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        let nets = super::trusted_proxies(" 10.0.0.0/8, ::1 ,192.168.1.7/24,").unwrap();
+        let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "::1/128", "192.168.1.0/24"]);
+        assert!(super::trusted_proxies("").unwrap().is_empty());
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.0/8;1.2.3.4"] {
+            let err = super::trusted_proxies(bad).unwrap_err();
+            assert!(err.starts_with("SIGNOFF_TRUSTED_PROXIES"), "{err}");
         }
     }
 }

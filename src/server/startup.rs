@@ -1,9 +1,12 @@
 //! Building and running the server. `main` and the integration tests both go through
 //! [`Application::build`], so the tests exercise exactly what production runs.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use ::http::Request;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
 use crate::server::{
@@ -94,20 +97,104 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // No Nagle delay: a response written in parts (headers, then a file or a streamed page)
-        // would otherwise wait for the client's delayed ACK, 40 ms on Linux.
-        let listener = self.listener.tap_io(|tcp| {
+        self.serve(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting and finishes the connections in
+    /// flight (each told to close once its current request is answered).
+    ///
+    /// The accept loop is ours rather than `axum::serve`'s: axum 0.8 exposes neither hyper's
+    /// header-read timeout nor a bound on connections. hyper's HTTP/1 connection (what
+    /// `axum::serve` ran here: axum is built without HTTP/2) is given hyper's own header-read
+    /// timeout, and hyper-util (the crate `axum::serve` itself is built on) shuts the connections
+    /// down gracefully ([`GracefulShutdown`]); a [`Semaphore`] bounds the open connections (past
+    /// `SIGNOFF_MAX_CONNECTIONS`, new ones wait in the kernel's backlog, not in memory).
+    /// `tower::limit::ConcurrencyLimit` would bound requests, not the idle or slow sockets a
+    /// slow-client attack holds.
+    ///
+    /// [`GracefulShutdown`]: hyper_util::server::graceful::GracefulShutdown
+    /// [`Semaphore`]: tokio::sync::Semaphore
+    pub async fn serve(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        use hyper_util::{
+            rt::{TokioIo, TokioTimer},
+            server::graceful::GracefulShutdown,
+            service::TowerToHyperService,
+        };
+        use tower::ServiceExt as _;
+
+        let config = self.state.config.clone();
+        let header_timeout = config.header_timeout;
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        // hyper's own slow-header defence: a request's whole head within the time, from the
+        // connection's start or the end of the previous answer, or the connection is closed (so
+        // it also bounds how long a silent or idle keep-alive connection is kept).
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let builder = Arc::new(builder);
+        let trusted = (!config.trusted_proxies.is_empty())
+            .then(|| http::extract::TrustedProxies(config.trusted_proxies.clone().into()));
+        let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+        let graceful = GracefulShutdown::new();
+        let listener = self.listener;
+        let router = self.router;
+        tokio::pin!(signal);
+
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = &mut signal => break,
+                accepted = async {
+                    let permit = permits.clone().acquire_owned().await.expect("never closed");
+                    (permit, listener.accept().await)
+                } => accepted,
+            };
+            let (permit, (tcp, peer)) = match accepted {
+                (permit, Ok(conn)) => (permit, conn),
+                (_, Err(err)) => {
+                    // Per connection (reset before accept): go on; otherwise (out of file
+                    // descriptors) wait a little, as `axum::serve` does.
+                    if !matches!(
+                        err.kind(),
+                        std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                    ) {
+                        tracing::error!(error = %err, "accepting a connection failed");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            };
+            // No Nagle delay: a response written in parts (headers, then a file or a streamed
+            // page) would otherwise wait for the client's delayed ACK, 40 ms on Linux.
             if let Err(err) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %err, "TCP_NODELAY not set");
             }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+            let trusted = trusted.clone();
+            let service = router
+                .clone()
+                .map_request(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(trusted) = &trusted {
+                        req.extensions_mut().insert(trusted.clone());
+                    }
+                    req.map(axum::body::Body::new)
+                });
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let conn =
+                    builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+                if let Err(err) = watcher.watch(conn).await {
+                    tracing::trace!(error = %err, "connection ended");
+                }
+                drop(permit);
+            });
+        }
+        drop(listener);
+        graceful.shutdown().await;
+        Ok(())
     }
 }
 

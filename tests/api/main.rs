@@ -7,6 +7,7 @@ mod assets;
 mod browser;
 mod docs_and_logs;
 mod envelopes;
+mod hardening;
 mod health;
 mod helpers;
 mod live_signout;

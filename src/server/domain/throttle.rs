@@ -1,7 +1,7 @@
 //! Throttling of password checks: per account and per client address, with exponential back-off,
 //! in the database so that every instance sees the same counts.
 //!
-//! Each key (`account:<normalised email>`, `ip:<address>`) counts failed checks in windows of
+//! Each key (`account:<normalised email>`, `ip:<address>`, an IPv6 address by its /64) counts failed checks in windows of
 //! [`WINDOW_SECS`] from the window's first failure. Past its free allowance ([`ACCOUNT_FREE`] for an
 //! account, [`IP_FREE`] for an address) every further failure locks the key for 1, 2, 4 …
 //! seconds, at most [`MAX_LOCK_SECS`] for an account and [`MAX_IP_LOCK_SECS`] for an address (many
@@ -43,9 +43,22 @@ pub(super) fn keys(email: &str, meta: &ClientMeta) -> Vec<String> {
             .is_ok_and(|ip| ip.is_loopback())
     };
     if let Some(ip) = meta.ip.as_deref().filter(|ip| !loopback(ip)) {
-        keys.push(format!("ip:{ip}"));
+        keys.push(format!("ip:{}", address_key(ip)));
     }
     keys
+}
+
+/// An address as a throttle key: IPv6 by its /64 (one subscriber's whole allocation, which it can
+/// walk through at will), IPv4 as it is.
+fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let prefix = std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1));
+            format!("{prefix}/64")
+        }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
 }
 
 /// Seconds to lock after the `failures`-th failure of a key allowed `free` ones (0: no lock).
@@ -152,6 +165,19 @@ mod tests {
             keys("ada@example.com", &local),
             vec!["account:ada@example.com".to_owned()]
         );
+        let v6 = |ip: &str| {
+            keys(
+                "ada@example.com",
+                &ClientMeta {
+                    user_agent: None,
+                    ip: Some(ip.into()),
+                },
+            )[1]
+            .clone()
+        };
+        assert_eq!(v6("2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(v6("2001:db8:1:2:bbbb::9"), "ip:2001:db8:1:2::/64");
+        assert_eq!(v6("::ffff:10.0.0.1"), "ip:10.0.0.1");
         assert_eq!(lock_for("ip:10.0.0.1", 500), MAX_IP_LOCK_SECS);
         assert_eq!(lock_for("account:a@b.c", 500), MAX_LOCK_SECS);
     }

@@ -13,14 +13,21 @@
 //! PostgreSQL notifications of other instances, and the reload after a lost listener reconnects.
 //! As a second line, it re-reads its sign-in every [`RECHECK`].
 //!
-//! Bounded: at most [`MAX_WATCHERS_PER_SIGNIN`] streams per sign-in (one per tab), a comment every
+//! Bounded: at most [`MAX_WATCHERS_PER_SIGNIN`] streams per sign-in (one per tab), per user
+//! (`SIGNOFF_EVENTS_PER_USER`, over all of the user's sign-ins) and per instance
+//! (`SIGNOFF_EVENTS_MAX`), counted by [`Streams`] (429 past any of them), a comment every
 //! [`HEARTBEAT`] (which also notices a client that went away), and closed after [`MAX_AGE`], when
 //! the browser reconnects on its own and is checked again from scratch.
 //!
 //! [`Revocations::watch`]: crate::server::domain::revocations::Revocations::watch
 //! [`MAX_WATCHERS_PER_SIGNIN`]: crate::server::domain::revocations::MAX_WATCHERS_PER_SIGNIN
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
     extract::State,
@@ -63,8 +70,84 @@ fn signed_out(reason: Option<EndReason>) -> Event {
         .data(serde_json::json!({ "reason": reason }).to_string())
 }
 
+/// The open streams of this instance: how many per user and in all, each held by a [`Slot`].
+#[derive(Clone, Debug)]
+pub struct Streams(Arc<StreamsInner>);
+
+#[derive(Debug)]
+struct StreamsInner {
+    per_user: usize,
+    max: usize,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    by_user: HashMap<String, usize>,
+}
+
+impl Streams {
+    /// At most `per_user` streams for one user and `max` in all.
+    pub fn new(per_user: usize, max: usize) -> Self {
+        Self(Arc::new(StreamsInner {
+            per_user,
+            max,
+            open: Mutex::default(),
+        }))
+    }
+
+    /// Whether one more stream would pass the instance's cap (checked before any database read).
+    fn full(&self) -> bool {
+        self.0.open.lock().expect("not poisoned").total >= self.0.max
+    }
+
+    /// A slot for one more stream of `user_id`, unless that passes a cap.
+    fn admit(&self, user_id: &str) -> Option<Slot> {
+        let mut open = self.0.open.lock().expect("not poisoned");
+        let mine = open.by_user.get(user_id).copied().unwrap_or(0);
+        if open.total >= self.0.max || mine >= self.0.per_user {
+            return None;
+        }
+        open.total += 1;
+        open.by_user.insert(user_id.to_owned(), mine + 1);
+        Some(Slot {
+            streams: self.clone(),
+            user_id: user_id.to_owned(),
+        })
+    }
+}
+
+/// One open stream, counted in [`Streams`] until dropped.
+#[derive(Debug)]
+struct Slot {
+    streams: Streams,
+    user_id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.streams.0.open.lock().expect("not poisoned");
+        open.total -= 1;
+        if let Some(n) = open.by_user.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// Whose sign-in `signin_id` is, read without counting as a use of it (no such call of the
+/// domain's records no use).
+async fn owner(state: &AppState, signin_id: &str) -> Result<Option<String>, sqlx::Error> {
+    crate::with_pool!(state.auth.db(), p => sqlx::query_scalar(
+        "SELECT user_id FROM signins WHERE id = $1")
+        .bind(signin_id).fetch_optional(p).await)
+}
+
 /// `GET /events` (see the module docs).
-pub async fn events(State(state): State<AppState>, session: Session) -> Response {
+pub async fn events(State(state): State<AppState>, session: Session, streams: Streams) -> Response {
     // The sign-in's id only: an open page's stream is no use of its sign-in (it would keep an idle
     // one alive), so not [`super::session::Browser`], which records one.
     let signin = match signin_id(&session).await {
@@ -78,12 +161,30 @@ pub async fn events(State(state): State<AppState>, session: Session) -> Response
     let Some(signin) = signin else {
         return plain(StatusCode::NO_CONTENT, "");
     };
+    if streams.full() {
+        return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages.");
+    }
     // Watch first, then read: an ending between the two cannot be missed.
     let Some(mut watch) = state.auth.revocations().watch(&signin) else {
         return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages.");
     };
+    let mut slot = None;
     let first = match state.auth.signin_status(&signin).await {
-        Ok(SigninStatus::Active) => None,
+        Ok(SigninStatus::Active) => {
+            let user_id = match owner(&state, &signin).await {
+                Ok(Some(user_id)) => user_id,
+                Ok(None) => return plain(StatusCode::NO_CONTENT, ""),
+                Err(err) => {
+                    tracing::error!(error = %err, "events: reading the sign-in failed");
+                    return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+                }
+            };
+            match streams.admit(&user_id) {
+                Some(admitted) => slot = Some(admitted),
+                None => return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages."),
+            }
+            None
+        }
         Ok(SigninStatus::Ended(reason)) => Some(reason),
         Ok(SigninStatus::Missing) => return plain(StatusCode::NO_CONTENT, ""),
         Err(err) => {
@@ -127,7 +228,9 @@ pub async fn events(State(state): State<AppState>, session: Session) -> Response
         if let Some(reason) = ended {
             let _ = tx.send(signed_out(reason)).await;
         }
-        // Dropping `tx` ends the stream; dropping `watch` stops watching.
+        // Dropping `tx` ends the stream; dropping `watch` stops watching; dropping `slot` frees
+        // its place.
+        drop(slot);
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))

@@ -2,7 +2,10 @@
 //! ([`ClientMeta`], an extractor) and its bearer token ([`bearer`], [`bearer_unchecked`]; the
 //! JSON APIs take it as [`super::api::bearer::Bearer`]).
 
-use std::net::SocketAddr;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::{header, request::Parts, HeaderMap};
@@ -19,7 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     }
 }
 
-/// [`ClientMeta`] of a request.
+/// [`ClientMeta`] of a request: its `User-Agent` and [`client_ip`].
 pub fn client_meta(parts: &Parts) -> ClientMeta {
     ClientMeta {
         user_agent: parts
@@ -27,11 +30,68 @@ pub fn client_meta(parts: &Parts) -> ClientMeta {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: client_ip(parts).map(|ip| ip.to_string()),
     }
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed (`SIGNOFF_TRUSTED_PROXIES`). The server
+/// puts it in every request's extensions beside the peer's [`ConnectInfo`], only when the list is
+/// not empty (`server::startup`).
+#[derive(Clone, Debug)]
+pub struct TrustedProxies(pub Arc<[ipnet::IpNet]>);
+
+impl TrustedProxies {
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Where a request comes from: the TCP peer, unless the peer is a trusted proxy
+/// ([`TrustedProxies`]); then the right-most `X-Forwarded-For` entry that is not a trusted proxy
+/// (each proxy appends the address it got the request from, so everything to the left of that
+/// entry was written by the client and proves nothing). Without trusted proxies the header is
+/// ignored.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let peer = peer.ip().to_canonical();
+    match parts.extensions.get::<TrustedProxies>() {
+        Some(trusted) if trusted.contains(peer) => {
+            Some(forwarded_for(&parts.headers, trusted, peer))
+        }
+        _ => Some(peer),
+    }
+}
+
+/// The right-most `X-Forwarded-For` entry (across every such header, in order) that is not in
+/// `trusted`, walking left from `peer`. An entry that is not an address ends the walk at the last
+/// trusted hop: a proxy we trust passed on something it did not write itself.
+fn forwarded_for(headers: &HeaderMap, trusted: &TrustedProxies, peer: IpAddr) -> IpAddr {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(ip) = parse_forwarded(entry) else {
+            break;
+        };
+        client = ip;
+        if !trusted.contains(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[2001:db8::1]:5`).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// The bearer token of `Authorization`, if the header is there. A header that is present but not
@@ -109,6 +169,64 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    fn ip_of(peer: &str, trusted: &[&str], xff: &[&str]) -> String {
+        let mut req = http::Request::new(());
+        for value in xff {
+            req.headers_mut()
+                .append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        req.extensions_mut().insert(ConnectInfo(
+            format!("{peer}:4000").parse::<SocketAddr>().unwrap(),
+        ));
+        if !trusted.is_empty() {
+            let nets = trusted.iter().map(|t| t.parse().unwrap()).collect();
+            req.extensions_mut().insert(TrustedProxies(nets));
+        }
+        client_ip(&req.into_parts().0).unwrap().to_string()
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        // Without the setting the header is ignored.
+        assert_eq!(ip_of("10.0.0.2", &[], &["203.0.113.9"]), "10.0.0.2");
+        // From a peer that is not a trusted proxy, likewise.
+        assert_eq!(
+            ip_of("198.51.100.1", &["10.0.0.0/8"], &["203.0.113.9"]),
+            "198.51.100.1"
+        );
+        // The right-most entry that is not a proxy; what the client wrote to its left is ignored.
+        assert_eq!(
+            ip_of(
+                "10.0.0.2",
+                &["10.0.0.0/8"],
+                &["1.1.1.1, 203.0.113.9, 10.0.0.7"]
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            ip_of(
+                "10.0.0.2",
+                &["10.0.0.0/8"],
+                &["1.1.1.1", "203.0.113.9:5555"]
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            ip_of("[::1]", &["::1/128"], &["[2001:db8::5]:80"]),
+            "2001:db8::5"
+        );
+        // Every hop trusted: the left-most; none at all: the peer; garbage: the last trusted hop.
+        assert_eq!(
+            ip_of("10.0.0.2", &["10.0.0.0/8"], &["10.0.0.9, 10.0.0.8"]),
+            "10.0.0.9"
+        );
+        assert_eq!(ip_of("10.0.0.2", &["10.0.0.0/8"], &[]), "10.0.0.2");
+        assert_eq!(
+            ip_of("10.0.0.2", &["10.0.0.0/8"], &["junk, 10.0.0.8"]),
+            "10.0.0.8"
+        );
+    }
 
     #[test]
     fn token68_is_exactly_rfc_6750s_characters() {

@@ -16,6 +16,9 @@
 //! | `/pkg/*` | the browser bundle, hashed names cached for a year, brotli or gzip ([`assets`]) |
 //! | `/favicon.svg` | static files of `public/` |
 //!
+//! Every request body is limited to 16 KiB (413): the APIs' in their envelopes
+//! ([`api::EnvelopeLayer`]), every other route's by [`limit`].
+//!
 //! Every other path is answered by [`fallback`]: a JSON 404 under an API prefix, else a static file
 //! or the app's "Page not found".
 //!
@@ -28,6 +31,7 @@ pub mod events;
 pub mod extract;
 pub mod guard;
 pub mod health;
+pub mod limit;
 pub mod session;
 
 use axum::{
@@ -85,9 +89,16 @@ pub fn router<IV: IntoView + 'static>(
             get(|| async { (TS, include_str!("../../../clients/js/signoff.d.ts")) }),
         )
         .layer(no_store);
+    // Open `/events` streams of this instance, per user and in all (429 past either cap).
+    let streams = events::Streams::new(state.config.events_per_user, state.config.events_max);
     let browser = Router::new()
         .merge(api::browser_router())
-        .route("/events", get(events::events))
+        .route(
+            "/events",
+            get(move |state: State<AppState>, session| {
+                events::events(state, session, streams.clone())
+            }),
+        )
         .merge(pages)
         .fallback(
             move |uri: Uri, state: State<AppState>, req: Request<Body>| {
@@ -139,14 +150,16 @@ pub fn router<IV: IntoView + 'static>(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 ))
-                // Innermost: every answer counted by its route template (a panic's 500 is not: it
-                // unwinds through this layer); only when metrics are on.
+                // Every answer counted by its route template (a panic's 500 is not: it unwinds
+                // through this layer); only when metrics are on.
                 .option_layer(
                     state
                         .config
                         .metrics_addr
                         .map(|_| middleware::from_fn(crate::server::metrics::track)),
-                ),
+                )
+                // Innermost: 16 KiB at most of any body outside the APIs (which limit their own).
+                .layer(limit::BodyLimitLayer),
         )
         .with_state(state)
 }
