@@ -47,7 +47,7 @@ fn recheck() {
         if let Ok(None) = crate::pages::home::whoami().await {
             // Past this browser's idle deadline, the other tab that logged out went for that
             // reason (all tabs share one clock): say so, as that tab does.
-            let to = if crate::pages::idle::idle_ran_out() {
+            let to = if idle_ran_out() {
                 "/login?ended=idle"
             } else {
                 "/login?logged_out=1"
@@ -55,6 +55,24 @@ fn recheck() {
             let _ = leptos::prelude::window().location().replace(to);
         }
     });
+}
+
+thread_local! {
+    /// When this browser's sign-in ends unused, by this browser's clock in milliseconds (0:
+    /// unknown), as the idle warning (`crate::pages::idle`) last learnt it.
+    static IDLE_DEADLINE: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Notes when this browser's sign-in ends unused (the idle warning tells).
+pub(crate) fn note_idle_deadline(deadline: f64) {
+    IDLE_DEADLINE.with(|d| d.set(deadline));
+}
+
+/// True when this browser's idle deadline has passed: its sign-in has ended, or is about to, for
+/// want of use.
+fn idle_ran_out() -> bool {
+    let deadline = IDLE_DEADLINE.with(std::cell::Cell::get);
+    deadline != 0.0 && js_sys_now() >= deadline
 }
 
 thread_local! {

@@ -66,13 +66,6 @@ pub fn IdleWarning() -> impl IntoView {
     }
 }
 
-/// True when this browser's idle clock has run out: its sign-in has ended, or is about to, for
-/// want of use (browser only; another tab that hears of a logout says why with it).
-#[cfg(feature = "hydrate")]
-pub(crate) fn idle_ran_out() -> bool {
-    client::ran_out()
-}
-
 #[cfg(feature = "hydrate")]
 mod client {
     use std::cell::{Cell, RefCell};
@@ -111,7 +104,9 @@ mod client {
     }
 
     fn apply(clock: IdleClock) {
-        DEADLINE.with(|d| d.set(crate::tabs::js_sys_now() + clock.remaining as f64 * 1000.0));
+        let deadline = crate::tabs::js_sys_now() + clock.remaining as f64 * 1000.0;
+        DEADLINE.with(|d| d.set(deadline));
+        crate::tabs::note_idle_deadline(deadline);
         WARN.with(|w| w.set((clock.idle / 2).clamp(1, 120)));
         RECHECKED.with(|r| r.set(false));
     }
@@ -120,6 +115,7 @@ mod client {
     fn extend_to(deadline: f64) {
         if deadline > DEADLINE.with(Cell::get) {
             DEADLINE.with(|d| d.set(deadline));
+            crate::tabs::note_idle_deadline(deadline);
             RECHECKED.with(|r| r.set(false));
             tick();
         }
@@ -173,11 +169,6 @@ mod client {
     }
 
     /// Starts the clock in this tab (once), and points it at this page's warning.
-    pub(super) fn ran_out() -> bool {
-        let deadline = DEADLINE.with(Cell::get);
-        deadline != 0.0 && crate::tabs::js_sys_now() >= deadline
-    }
-
     pub fn start(shown: RwSignal<Option<i64>>) {
         SHOWN.with(|s| *s.borrow_mut() = Some(shown));
         // A signed-in page was just served: the server's clock may have moved.

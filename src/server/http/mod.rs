@@ -159,7 +159,7 @@ pub fn router<IV: IntoView + 'static>(
                         .map(|_| middleware::from_fn(crate::server::metrics::track)),
                 )
                 // Innermost: 16 KiB at most of any body outside the APIs (which limit their own).
-                .layer(limit::BodyLimitLayer),
+                .layer(tower::layer::layer_fn(limit::BodyLimit::new)),
         )
         .with_state(state)
 }

@@ -225,10 +225,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// Rewrites any error that is not already JSON (axum's 405 and rejections, a panic's 500, a
-/// declared body over the limit) into the envelope of the dialect owning the path, keeping `Allow`;
-/// refuses a declared body over the limit, or of a type other than JSON, before it is read; and
-/// reads no more than [`BODY_LIMIT`] of any body (413 in the envelope past it).
+/// Rewrites any error that is not already JSON (axum's 405 and rejections, a panic's 500) into the
+/// envelope of the dialect owning the path, keeping `Allow`; refuses a body of a type other than
+/// JSON before it is read. Its size was limited before it got here (`http::limit`, 413 in the
+/// dialect's envelope).
 ///
 /// A tower layer rather than `middleware::from_fn`: that boxes a clone of the inner route for
 /// every request, which showed in the profile of the API's most frequent call (`me`).
@@ -251,11 +251,7 @@ pub struct Envelope<S> {
 
 impl<S> tower::Service<Request> for Envelope<S>
 where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
 {
     type Response = Response;
     type Error = std::convert::Infallible;
@@ -274,30 +270,15 @@ where
         // Most API calls (`me`, the GET and DELETE logouts) come without a body (hyper knows it
         // from the request's head): nothing to refuse or limit, and no header looked at.
         let req = match dialect {
-            Some(d) if !req.body().is_end_stream() => match refuse(d, &req) {
-                Some(refused) => {
+            // Its size was checked already (`http::limit`, 413 in this dialect's envelope).
+            Some(d) if !req.body().is_end_stream() => {
+                if let Some(refused) = refuse(d, &req) {
                     return EnvelopeFuture::Refused {
                         answer: Some(refused),
-                    }
-                }
-                // A body of undeclared length (chunked) is read here, up to the limit, before any
-                // extractor looks at the credential: over the limit it is 413 whoever sends it,
-                // as a declared length over it is. Rare, so this path alone is boxed.
-                None if !req.headers().contains_key(header::CONTENT_LENGTH) => {
-                    // The service that was made ready goes into the future; a clone stays.
-                    let inner = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, inner);
-                    return EnvelopeFuture::Reading {
-                        answer: Box::pin(read_then_call(d, inner, req)),
                     };
                 }
-                // A declared length within the limit: hyper reads no more than it. Limited all
-                // the same. Here rather than as axum's `DefaultBodyLimit` around every route:
-                // that one adds to every request's extensions, bodiless or not.
-                None => req.map(|body| {
-                    axum::body::Body::new(http_body_util::Limited::new(body, BODY_LIMIT))
-                }),
-            },
+                req
+            }
             _ => req,
         };
         EnvelopeFuture::Inner {
@@ -314,8 +295,6 @@ pin_project_lite::pin_project! {
     pub enum EnvelopeFuture<F> {
         /// Refused before the inner service was called.
         Refused { answer: Option<Response> },
-        /// A chunked body being read before the inner service is called.
-        Reading { answer: std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> },
         /// The inner service's answer, on its way.
         Inner {
             #[pin]
@@ -339,7 +318,6 @@ where
             EnvelopeFutureProj::Refused { answer } => std::task::Poll::Ready(Ok(answer
                 .take()
                 .expect("an envelope future is not polled after it is ready"))),
-            EnvelopeFutureProj::Reading { answer } => answer.as_mut().poll(cx).map(Ok),
             EnvelopeFutureProj::Inner { answer, dialect } => {
                 let res = std::task::ready!(answer.poll(cx))?;
                 std::task::Poll::Ready(Ok(match *dialect {
@@ -351,43 +329,8 @@ where
     }
 }
 
-/// Reads a body of undeclared length, at most [`BODY_LIMIT`] of it (413 past it, 400 when it
-/// cannot be read), then calls `inner` with it, answering in `dialect`'s envelope.
-async fn read_then_call<S>(dialect: DialectKind, mut inner: S, req: Request) -> Response
-where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-{
-    use http_body_util::BodyExt as _;
-    let (parts, body) = req.into_parts();
-    let body = match http_body_util::Limited::new(body, BODY_LIMIT)
-        .collect()
-        .await
-    {
-        Ok(read) => read.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return dialect.render(ApiError::PayloadTooLarge)
-        }
-        Err(_) => return dialect.render(ApiError::BadRequest),
-    };
-    let req = Request::from_parts(parts, axum::body::Body::from(body));
-    match inner.call(req).await {
-        Ok(res) => in_envelope(dialect, res),
-        Err(never) => match never {},
-    }
-}
-
 /// The answer to a request with a body refused before the body is read, if it is.
 fn refuse(dialect: DialectKind, req: &Request) -> Option<Response> {
-    // A declared length over the limit is refused before the body is read at all.
-    let too_long = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > BODY_LIMIT);
-    if too_long {
-        return Some(dialect.render(ApiError::PayloadTooLarge));
-    }
     // A JSON API takes JSON: a body declared as any other type (what a cross-site HTML form or a
     // no-CORS fetch can send: a form, multipart, text/plain) is 415. A body with no declared type
     // is parsed as JSON (400 when it is not), as the seeds' own clients send it.
