@@ -51,6 +51,14 @@ impl Auth {
         Ok(!ended.signins.is_empty())
     }
 
+    /// Whose sign-in `signin_id` is (ended or not), read without recording a use of it (an open
+    /// page's event stream is no use: it must not keep an idle sign-in alive).
+    pub async fn signin_owner(&self, signin_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT user_id FROM signins WHERE id = $1")
+            .bind(signin_id).fetch_optional(p).await)?)
+    }
+
     /// Starts a sign-in for `user`, recording `detail` (what started it) in the audit trail.
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
     pub async fn start_signin(

@@ -138,14 +138,6 @@ impl Drop for Slot {
     }
 }
 
-/// Whose sign-in `signin_id` is, read without counting as a use of it (no such call of the
-/// domain's records no use).
-async fn owner(state: &AppState, signin_id: &str) -> Result<Option<String>, sqlx::Error> {
-    crate::with_pool!(state.auth.db(), p => sqlx::query_scalar(
-        "SELECT user_id FROM signins WHERE id = $1")
-        .bind(signin_id).fetch_optional(p).await)
-}
-
 /// `GET /events` (see the module docs).
 pub async fn events(State(state): State<AppState>, session: Session, streams: Streams) -> Response {
     // The sign-in's id only: an open page's stream is no use of its sign-in (it would keep an idle
@@ -171,7 +163,7 @@ pub async fn events(State(state): State<AppState>, session: Session, streams: St
     let mut slot = None;
     let first = match state.auth.signin_status(&signin).await {
         Ok(SigninStatus::Active) => {
-            let user_id = match owner(&state, &signin).await {
+            let user_id = match state.auth.signin_owner(&signin).await {
                 Ok(Some(user_id)) => user_id,
                 Ok(None) => return plain(StatusCode::NO_CONTENT, ""),
                 Err(err) => {
