@@ -135,13 +135,13 @@ pub async fn run(command: Command) -> Result<(), String> {
                         s.kind.as_str(),
                         when(s.created_at),
                         when(s.last_seen_at),
-                        s.token_name
-                            .as_deref()
-                            .or(s.user_agent.as_deref())
-                            .unwrap_or("-")
-                            .chars()
-                            .take(60)
-                            .collect::<String>()
+                        printable(
+                            s.token_name
+                                .as_deref()
+                                .or(s.user_agent.as_deref())
+                                .unwrap_or("-"),
+                            60
+                        )
                     );
                 }
             }
@@ -207,7 +207,7 @@ pub async fn run(command: Command) -> Result<(), String> {
                     println!(
                         "{}  {}  attempts {}  {}  {}",
                         d.event_id,
-                        d.endpoint,
+                        crate::server::webhooks::endpoint_for_logs(&d.endpoint),
                         d.attempts,
                         d.last_error.as_deref().unwrap_or("-"),
                         state
@@ -229,4 +229,46 @@ fn signin_json(s: &SigninInfo) -> serde_json::Value {
         "ip": s.ip,
         "token_name": s.token_name,
     })
+}
+
+/// `text`, at most `max_chars` of it, fit for a terminal: what a user chose (a token's name, a
+/// browser's user agent) may hold control characters, which are shown escaped (`\u{1b}`) rather
+/// than sent to the operator's terminal.
+fn printable(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .take(max_chars)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+    use crate::server::webhooks::endpoint_for_logs;
+
+    #[test]
+    fn what_users_chose_reaches_the_terminal_escaped() {
+        assert_eq!(
+            printable("deploy \u{1b}[2Jscript", 60),
+            "deploy \\u{1b}[2Jscript"
+        );
+        assert_eq!(printable("été", 2), "ét");
+    }
+
+    #[test]
+    fn an_endpoint_is_logged_without_its_password_path_or_query() {
+        assert_eq!(
+            endpoint_for_logs("https://hook:s3cret@example.com:8443/in?token=abc"),
+            "https://example.com:8443"
+        );
+        assert_eq!(endpoint_for_logs("http://[::1]/x"), "http://[::1]");
+        assert!(!endpoint_for_logs("not a url").contains("not a url"));
+    }
 }

@@ -167,12 +167,7 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
     let at = now();
     let attempts = row.attempts + 1;
     // The endpoint without path or query (which may carry a token of the receiver's) for the log.
-    let host = row
-        .endpoint
-        .split('/')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("/");
+    let host = endpoint_for_logs(&row.endpoint);
     if outcome.is_err() {
         metrics::counter!("signoff_outbox_failures_total", "kind" => "webhook").increment(1);
     }
@@ -213,6 +208,18 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
         }
     }
     Ok(())
+}
+
+/// An endpoint as logs show it: scheme, host and port only. Its path or query may carry the
+/// receiver's token, and its user-info a password.
+pub fn endpoint_for_logs(endpoint: &str) -> String {
+    match reqwest::Url::parse(endpoint) {
+        Ok(url) => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{}{port}", url.scheme(), url.host_str().unwrap_or(""))
+        }
+        Err(_) => "(an endpoint that is not a URL)".to_owned(),
+    }
 }
 
 /// One outbox row as operators see it.

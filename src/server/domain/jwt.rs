@@ -8,6 +8,8 @@
 //! later, or when its successor was itself used, it is reuse: the whole sign-in ends
 //! (`refresh_token_reuse`), through the logout engine like every other ending.
 
+use std::sync::atomic::Ordering;
+
 use secrecy::SecretString;
 
 use super::{
@@ -199,7 +201,8 @@ impl Auth {
         &self,
         known: &Verified,
     ) -> Option<Result<std::sync::Arc<Principal>>> {
-        if !self.revocations.is_healthy() {
+        // The first use of a token (by this thread's cache) looks its sign-in up in the database.
+        if !self.revocations.is_healthy() || !known.known.load(Ordering::Relaxed) {
             return None;
         }
         let claims = &known.claims;
@@ -212,8 +215,9 @@ impl Auth {
         Some(Ok(known.principal.clone()))
     }
 
-    /// A verified access token's caller while the in-memory denylist may be incomplete: its
-    /// sign-in and `jti` are checked in the database.
+    /// A verified access token's caller while the in-memory denylist may be incomplete, or the
+    /// first time the token is seen: its sign-in (which must exist, be active and be its `sub`'s)
+    /// and `jti` are checked in the database.
     pub(super) async fn jwt_from_db(
         &self,
         known: std::sync::Arc<Verified>,
@@ -225,6 +229,7 @@ impl Auth {
              AND NOT EXISTS (SELECT 1 FROM jwt_denylist d WHERE d.jti = $3)")
             .bind(&claims.sid).bind(&claims.sub).bind(&claims.jti).fetch_optional(p).await)?;
         found.ok_or(AuthError::InvalidToken)?;
+        known.known.store(true, Ordering::Relaxed);
         Ok(known.principal.clone())
     }
 }
@@ -352,6 +357,40 @@ mod tests {
             .refresh(second.refresh_token.expose_secret())
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_with_the_key_for_a_signin_never_made_is_refused() {
+        let auth = auth().await;
+        let ada = user(&auth, "ada@example.com").await;
+        let at = now();
+        // What someone holding the signing key could mint: a well-formed token for a real user
+        // and a sign-in that does not exist.
+        let forged = auth
+            .keys
+            .sign(&Claims {
+                iss: ISSUER.into(),
+                sub: ada.id.clone(),
+                email: ada.email.clone(),
+                sid: uuid::Uuid::now_v7().to_string(),
+                jti: uuid::Uuid::now_v7().to_string(),
+                iat: at,
+                exp: at + 60,
+                typ: "access".into(),
+            })
+            .unwrap();
+        assert!(auth.keys.verify_access(forged.expose_secret()).is_ok());
+        assert!(matches!(
+            auth.resolve(forged.expose_secret()).await,
+            Err(AuthError::InvalidToken)
+        ));
+        // A real one is accepted, from memory after its first use.
+        let real = auth
+            .issue_jwt_pair(&ada, &ClientMeta::default())
+            .await
+            .unwrap();
+        assert!(accepted(&auth, &real.access_token).await);
+        assert!(accepted(&auth, &real.access_token).await);
     }
 
     #[tokio::test]

@@ -97,6 +97,9 @@ pub(super) struct Verified {
     /// [`super::revocations::Revocations::version`] when last found absent from it (`u64::MAX`:
     /// not checked yet).
     pub(super) clean_at: std::sync::atomic::AtomicU64,
+    /// Its sign-in was found in the database (active, of its `sub`): a token whose signature
+    /// verifies but whose sign-in was never made (a leaked key's forgery) is refused.
+    pub(super) known: std::sync::atomic::AtomicBool,
 }
 
 fn key_id(secret: &[u8]) -> String {
@@ -193,6 +196,7 @@ impl Keys {
             claims,
             principal,
             clean_at: std::sync::atomic::AtomicU64::new(u64::MAX),
+            known: std::sync::atomic::AtomicBool::new(false),
         });
         cache
             .borrow_mut()
