@@ -215,36 +215,14 @@ async fn huge_bodies_are_413_in_each_dialect_and_revoke_nothing() {
 /// reading stops at 16 KiB, with each dialect's 413.
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413_in_the_dialects_envelope() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
-    let chunked = |path: &str, body: &str| {
-        let mut req = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        );
-        for piece in body.as_bytes().chunks(4096) {
-            req.push_str(&format!(
-                "{:x}\r\n{}\r\n",
-                piece.len(),
-                std::str::from_utf8(piece).unwrap()
-            ));
-        }
-        req.push_str("0\r\n\r\n");
-        req
-    };
-    let addr = app.address.trim_start_matches("http://").to_owned();
-    let send = |req: String| {
-        let addr = addr.clone();
-        async move {
-            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-            conn.write_all(req.as_bytes()).await.unwrap();
-            let mut answer = String::new();
-            conn.read_to_string(&mut answer).await.unwrap();
-            answer
-        }
+    let json = [("Content-Type", "application/json")];
+    let chunked = |path: &'static str, body: String| {
+        let app = &app;
+        async move { app.post_chunked(path, &json, &body).await }
     };
     let huge = json!({"email": "ada@example.com", "password": "x".repeat(17 * 1024)}).to_string();
-    let answer = send(chunked("/api/v1/account/login", &huge)).await;
+    let answer = chunked("/api/v1/account/login", huge.clone()).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.ends_with(r#"{"error":{"code":413,"message":"The request body is too large."}}"#),
@@ -252,7 +230,7 @@ async fn a_chunked_body_over_the_limit_is_413_in_the_dialects_envelope() {
     );
     // Under the limit, the same way of sending is read whole (and the password checked).
     let small = json!({"email": "ada@example.com", "password": "correct horse"}).to_string();
-    let answer = send(chunked("/api/v1/account/login", &small)).await;
+    let answer = chunked("/api/v1/account/login", small).await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     // The logouts that check a credential first check the size: without any credential, an
     // oversized chunked body is 413 all the same, in each dialect's envelope.
@@ -260,7 +238,7 @@ async fn a_chunked_body_over_the_limit_is_413_in_the_dialects_envelope() {
         ("/auth/logout", "PAYLOAD_TOO_LARGE"),
         ("/api/auth/logout", "request body too large"),
     ] {
-        let answer = send(chunked(path, &huge)).await;
+        let answer = chunked(path, huge.clone()).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
         assert!(answer.contains(body), "{path}: {answer}");
     }

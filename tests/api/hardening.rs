@@ -95,27 +95,14 @@ async fn without_trusted_proxies_a_forged_forwarded_for_changes_nothing() {
     assert_eq!(recorded_ip(&app).await, "127.0.0.1");
 }
 
-/// `body` sent chunked (no declared length) as `POST path`; the raw answer.
+/// `body` sent chunked (no declared length) as a form post to `path`; the raw answer.
 async fn post_chunked(app: &TestApp, path: &str, content_type: &str, body: &str) -> String {
-    let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n\
-         Accept: {FORM_ACCEPT}\r\nSec-Fetch-Site: same-origin\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    );
-    for piece in body.as_bytes().chunks(4096) {
-        req.push_str(&format!(
-            "{:x}\r\n{}\r\n",
-            piece.len(),
-            std::str::from_utf8(piece).unwrap()
-        ));
-    }
-    req.push_str("0\r\n\r\n");
-    let addr = app.address.trim_start_matches("http://");
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = conn.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer).into_owned()
+    let headers = [
+        ("Content-Type", content_type),
+        ("Accept", FORM_ACCEPT),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    app.post_chunked(path, &headers, body).await
 }
 
 #[tokio::test]

@@ -290,6 +290,28 @@ impl TestApp {
         }
     }
 
+    /// `POST path` with `body` sent in chunks (no declared length) and `headers`, over a raw
+    /// connection (reqwest declares lengths); the raw answer, head and body.
+    pub async fn post_chunked(&self, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut req = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n");
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        req.push_str("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+        for piece in body.as_bytes().chunks(4096) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            req.push_str(&format!("{:x}\r\n{piece}\r\n", piece.len()));
+        }
+        req.push_str("0\r\n\r\n");
+        let addr = self.address.trim_start_matches("http://");
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
