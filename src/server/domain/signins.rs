@@ -51,14 +51,6 @@ impl Auth {
         Ok(!ended.signins.is_empty())
     }
 
-    /// Whose sign-in `signin_id` is (ended or not), read without recording a use of it (an open
-    /// page's event stream is no use: it must not keep an idle sign-in alive).
-    pub async fn signin_owner(&self, signin_id: &str) -> Result<Option<String>> {
-        Ok(with_pool!(&self.db, p => sqlx::query_scalar(
-            "SELECT user_id FROM signins WHERE id = $1")
-            .bind(signin_id).fetch_optional(p).await)?)
-    }
-
     /// Starts a sign-in for `user`, recording `detail` (what started it) in the audit trail.
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
     pub async fn start_signin(
@@ -212,15 +204,23 @@ impl Auth {
 
     /// Where sign-in `signin_id` stands, read from the database (no use is recorded).
     pub async fn signin_status(&self, signin_id: &str) -> Result<SigninStatus> {
-        let row: Option<(Option<i64>, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
-            "SELECT ended_at, end_reason FROM signins WHERE id = $1")
+        Ok(self.signin_state(signin_id).await?.0)
+    }
+
+    /// [`Auth::signin_status`] and whose sign-in it is (`None` when missing), in one read that
+    /// records no use (an open page's event stream is no use: it must not keep an idle sign-in
+    /// alive).
+    pub async fn signin_state(&self, signin_id: &str) -> Result<(SigninStatus, Option<String>)> {
+        let row: Option<(String, Option<i64>, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT user_id, ended_at, end_reason FROM signins WHERE id = $1")
             .bind(signin_id).fetch_optional(p).await)?;
         Ok(match row {
-            None => SigninStatus::Missing,
-            Some((None, _)) => SigninStatus::Active,
-            Some((Some(_), reason)) => {
-                SigninStatus::Ended(reason.as_deref().and_then(EndReason::parse))
-            }
+            None => (SigninStatus::Missing, None),
+            Some((user, None, _)) => (SigninStatus::Active, Some(user)),
+            Some((user, Some(_), reason)) => (
+                SigninStatus::Ended(reason.as_deref().and_then(EndReason::parse)),
+                Some(user),
+            ),
         })
     }
 

@@ -161,24 +161,18 @@ pub async fn events(State(state): State<AppState>, session: Session, streams: St
         return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages.");
     };
     let mut slot = None;
-    let first = match state.auth.signin_status(&signin).await {
-        Ok(SigninStatus::Active) => {
-            let user_id = match state.auth.signin_owner(&signin).await {
-                Ok(Some(user_id)) => user_id,
-                Ok(None) => return plain(StatusCode::NO_CONTENT, ""),
-                Err(err) => {
-                    tracing::error!(error = %err, "events: reading the sign-in failed");
-                    return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
-                }
-            };
+    let first = match state.auth.signin_state(&signin).await {
+        Ok((SigninStatus::Active, Some(user_id))) => {
             match streams.admit(&user_id) {
                 Some(admitted) => slot = Some(admitted),
                 None => return plain(StatusCode::TOO_MANY_REQUESTS, "Too many open pages."),
             }
             None
         }
-        Ok(SigninStatus::Ended(reason)) => Some(reason),
-        Ok(SigninStatus::Missing) => return plain(StatusCode::NO_CONTENT, ""),
+        Ok((SigninStatus::Ended(reason), _)) => Some(reason),
+        Ok((SigninStatus::Missing | SigninStatus::Active, _)) => {
+            return plain(StatusCode::NO_CONTENT, "")
+        }
         Err(err) => {
             tracing::error!(error = %err, "events: reading the sign-in failed");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
