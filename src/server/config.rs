@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use leptos::config::LeptosOptions;
 
+use crate::server::domain::model::PG_WRITERS;
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -216,7 +218,7 @@ impl Config {
             }
             None => None,
         };
-        let pg_writers = number("SIGNOFF_PG_WRITERS", 1)?;
+        let pg_writers = number("SIGNOFF_PG_WRITERS", PG_WRITERS as u64)?;
         if !(1..=64).contains(&pg_writers) {
             return Err(format!(
                 "SIGNOFF_PG_WRITERS must be from 1 to 64, not {pg_writers}"
@@ -329,7 +331,7 @@ impl Config {
             webhook_urls: Vec::new(),
             webhook_secret: None,
             durability: crate::server::db::Durability::Full,
-            pg_writers: 1,
+            pg_writers: PG_WRITERS,
             max_signins_per_user: None,
             sweep_every: std::time::Duration::from_secs(30),
             metrics_addr: None,

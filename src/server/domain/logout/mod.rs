@@ -24,7 +24,7 @@
 //! - **SQLite**: one writer thread owns one connection (`BEGIN IMMEDIATE`, the configured
 //!   `synchronous` mode: `FULL` by default, so an acknowledged logout survives a power cut). Reads
 //!   keep their own pool; they are never blocked by the writer (WAL).
-//! - **PostgreSQL**: [`PG_WRITERS`] writer tasks (`SIGNOFF_PG_WRITERS`, through
+//! - **PostgreSQL**: `model::PG_WRITERS` writer tasks (`SIGNOFF_PG_WRITERS`, through
 //!   `Options::pg_writers`) share the queue, each committing its own groups on
 //!   a pooled connection, so instances and writers proceed in parallel under row locks.
 //!
@@ -74,12 +74,6 @@ pub enum Scope {
 pub const MAX_GROUP: usize = 512;
 /// Requests waiting for a writer at most; more wait for room (back-pressure, not failure).
 const QUEUE: usize = 8192;
-/// Writer tasks per PostgreSQL instance, unless `SIGNOFF_PG_WRITERS` says otherwise (see
-/// `Options::pg_writers`). Fewer
-/// writers make bigger groups (fewer round trips and commits per logout); more overlap one
-/// group's commit with the next group's statements. Measured on 2 cores with two instances
-/// (`docs/performance.md`): 1 writer 5,600 logouts/s, 2 writers 4,800.
-pub const PG_WRITERS: usize = 1;
 
 /// Who asks for a logout, by the credential they presented. It is checked inside the transaction
 /// that ends the sign-ins, so a credential revoked by a racing request cannot act.
