@@ -5,6 +5,8 @@ import * as path from "node:path";
 // The real server binary built by `cargo leptos build`, on its own port and a fresh SQLite file.
 const PORT = Number(process.env.SIGNOFF_E2E_PORT ?? 3100);
 const DB = path.join(os.tmpdir(), `signoff-e2e-${process.pid}-${Date.now()}.db`);
+// The OpenID Provider's signing keys: a directory the server creates and fills at its first start.
+const OIDC_KEYS = path.join(os.tmpdir(), `signoff-e2e-keys-${process.pid}-${Date.now()}`);
 
 // Debian's Chromium; Playwright cannot download browsers here. Without the background-networking
 // flags Chromium keeps trying to reach Google and its connections are refused.
@@ -56,6 +58,8 @@ export default defineConfig({
       // Production mode requires the JWT secret from the environment; this one is for tests only.
       SIGNOFF_JWT_SECRET: "end-to-end-tests-only-not-a-real-secret-0123456789",
       DATABASE_URL: `sqlite://${DB}?mode=rwc`,
+      SIGNOFF_PUBLIC_URL: `http://127.0.0.1:${PORT}`,
+      SIGNOFF_OIDC_KEYS: OIDC_KEYS,
       RUST_LOG: "warn",
     },
   },

@@ -28,11 +28,13 @@ pub enum EndReason {
     Absolute,
     /// Evicted, least recently used first, by a new sign-in over `SIGNOFF_MAX_SIGNINS_PER_USER`.
     Limit,
+    /// An application signed the person out of Signoff (OpenID Connect RP-Initiated Logout).
+    RpLogout,
 }
 
 impl EndReason {
     /// Every reason, in the order `/login` lists them.
-    pub const ALL: [EndReason; 12] = [
+    pub const ALL: [EndReason; 13] = [
         Self::Logout,
         Self::LogoutOthers,
         Self::LogoutGlobal,
@@ -45,6 +47,7 @@ impl EndReason {
         Self::Expired,
         Self::Superseded,
         Self::Limit,
+        Self::RpLogout,
     ];
 
     /// The reason's wire name, as stored with the sign-in.
@@ -62,6 +65,7 @@ impl EndReason {
             Self::Idle => "idle",
             Self::Absolute => "absolute",
             Self::Limit => "limit",
+            Self::RpLogout => "rp_logout",
         }
     }
 
@@ -86,6 +90,7 @@ impl EndReason {
             Self::Limit => {
                 "You were signed out because your account signed in on more devices than it may use at once."
             }
+            Self::RpLogout => "You have logged out.",
         }
     }
 
@@ -99,7 +104,7 @@ impl EndReason {
     /// known reasons are shown on `/login`; anything else counts as a plain logout.
     pub fn login_after(reason: &str) -> String {
         match Self::parse(reason) {
-            None | Some(Self::Logout) => "/login?logged_out=1".to_owned(),
+            None | Some(Self::Logout | Self::RpLogout) => "/login?logged_out=1".to_owned(),
             Some(known) => format!("/login?ended={}", known.as_str()),
         }
     }

@@ -29,6 +29,10 @@ pub const PASSWORD: &str = "/account/password";
 pub const API_REFERENCE: &str = "/docs/api";
 pub const LOGIN: &str = "/login";
 pub const REGISTER: &str = "/register";
+/// An application's logout request that asks first (RP-Initiated Logout).
+pub const LOGOUT: &str = "/logout";
+/// An application's sign-in request that cannot go back to it.
+pub const AUTHORIZE_ERROR: &str = "/authorize/error";
 
 /// Every page, in navigation order.
 pub const PAGES: &[Page] = &[
@@ -65,6 +69,16 @@ pub const PAGES: &[Page] = &[
     Page {
         path: REGISTER,
         access: Access::SignedOut,
+        nav: None,
+    },
+    Page {
+        path: LOGOUT,
+        access: Access::Anyone,
+        nav: None,
+    },
+    Page {
+        path: AUTHORIZE_ERROR,
+        access: Access::Anyone,
         nav: None,
     },
 ];

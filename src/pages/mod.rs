@@ -8,6 +8,7 @@
 //! submits as a plain form, with JavaScript on or off; results come back as redirects whose query
 //! (`?error=…`, `?logged_out=1`) the next page reads.
 
+pub mod end_session;
 pub mod home;
 pub mod idle;
 pub mod password;
@@ -123,6 +124,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/docs/api") view=ApiReferencePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/register") view=RegisterPage/>
+                <Route path=path!("/logout") view=end_session::LogoutConfirmPage/>
+                <Route path=path!("/authorize/error") view=end_session::AuthorizeErrorPage/>
             </Routes>
         </Router>
     }

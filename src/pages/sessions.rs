@@ -24,6 +24,8 @@ pub struct SessionView {
     pub last_used: String,
     /// This browser's own sign-in.
     pub current: bool,
+    /// The applications signed in through it (OpenID clients that received an ID token in it).
+    pub apps: Vec<String>,
 }
 
 /// One audit event on the `/sessions` page.
@@ -153,6 +155,11 @@ pub fn SessionRow(session: SessionView, end: ServerAction<EndSession>) -> impl I
                 <p class="session-meta">
                     {session.device} " · " {session.ip} " · signed in " {session.created} " · last active " {session.last_used}
                 </p>
+                {(!session.apps.is_empty()).then(|| view! {
+                    <p class="session-apps" data-testid="session-apps">
+                        "Applications signed in through it: " {session.apps.join(", ")}
+                    </p>
+                })}
             </div>
             <ActionForm action=end attr:data-leaves=session.current.then_some("")>
                 <input type="hidden" name="id" value=session.id/>

@@ -6,6 +6,11 @@
 //!   through the logout engine (reason `admin`, audited with `R`; webhooks and open pages hear it).
 //! - `signoff prune`: one pruning pass now (the server also prunes in the background).
 //! - `signoff webhooks [--json] [--limit N]`: where the delivery of logout events stands.
+//! - `signoff clients add --name N --redirect-uri U … [--post-logout-redirect-uri U …]
+//!   [--backchannel-logout-uri U] [--public] [--json]`, `signoff clients list [--json]`,
+//!   `signoff clients remove CLIENT_ID`: the OpenID Provider's clients.
+//! - `signoff keys rotate`: a new OpenID signing key (the old one stays published until what it
+//!   signed has expired).
 //!
 //! Every command but `serve` works on the configured database (`DATABASE_URL`) and prints its
 //! result to standard output; logs go to standard error. The benchmark's helpers are not here:
@@ -39,8 +44,59 @@ pub enum Command {
     Sessions(Sessions),
     /// Runs one pruning pass now and prints what it removed (JSON).
     Prune,
-    /// Shows where the delivery of logout events (webhooks) stands.
+    /// Shows where the delivery of logout events (webhooks and logout tokens) stands.
     Webhooks(WebhooksArgs),
+    /// Registers, lists or removes the OpenID Provider's clients.
+    #[command(subcommand)]
+    Clients(Clients),
+    /// Manages the OpenID Provider's signing keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+/// `signoff clients …`
+#[derive(Debug, Subcommand)]
+pub enum Clients {
+    /// Registers a client; prints its `client_id` and, for a confidential client, its secret (once).
+    Add {
+        /// Its name, as people see it on `/sessions`.
+        #[arg(long)]
+        name: String,
+        /// Where authorization answers may go (exact match); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where a logout it asks for may return (exact match); repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where its logout tokens are POSTed (Back-Channel Logout).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// A public client (no secret; PKCE required), such as a single-page or native app.
+        #[arg(long)]
+        public: bool,
+        /// Prints `{"client_id":…,"client_secret":…}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the clients.
+    List {
+        /// Prints JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a client: it can no longer sign anyone in or use its tokens' refresh.
+    Remove {
+        /// The client's id.
+        client_id: String,
+    },
+}
+
+/// `signoff keys …`
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Generates a new signing key into the key directory (`SIGNOFF_OIDC_KEYS`); running servers
+    /// use it within seconds, and keys retired long enough ago are deleted.
+    Rotate,
 }
 
 /// `signoff sessions …`
@@ -91,6 +147,16 @@ async fn open() -> Result<(Config, Auth), String> {
         .map_err(|e| e.to_string())?;
     auth.prune_sessions_with(std::sync::Arc::new(sessions));
     Ok((config, auth))
+}
+
+/// The configured database alone (migrated), for the commands that need no service.
+async fn database() -> Result<(Config, Db), String> {
+    let config = Config::from_env()?;
+    let db = Db::connect_with(&config.database_url, config.durability)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+    Ok((config, db))
 }
 
 async fn user(auth: &Auth, email: &str) -> Result<crate::server::domain::User, String> {
@@ -213,6 +279,94 @@ pub async fn run(command: Command) -> Result<(), String> {
                         state
                     );
                 }
+            }
+        }
+        Command::Clients(command) => clients(command).await?,
+        Command::Keys(Keys::Rotate) => {
+            let config = Config::from_env()?;
+            let dir = config.oidc_keys_dir();
+            let (kid, deleted) = crate::server::domain::oidc::keys::rotate(&dir)
+                .map_err(|e| e.to_string())?;
+            println!("New signing key {kid} in {}.", dir.display());
+            for old in deleted {
+                println!("Deleted retired key {old}.");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn clients(command: Clients) -> Result<(), String> {
+    use crate::server::domain::oidc::clients;
+    let (_, db) = database().await?;
+    match command {
+        Clients::Add {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            public,
+            json,
+        } => {
+            let new = crate::server::domain::oidc::NewClient {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                public,
+            };
+            clients::validate(&new)?;
+            let (client, secret) = clients::add(&db, &new).await.map_err(|e| e.to_string())?;
+            let secret = secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned());
+            if json {
+                let mut out = serde_json::json!({ "client_id": client.client_id });
+                if let Some(secret) = &secret {
+                    out["client_secret"] = serde_json::json!(secret);
+                }
+                println!("{out}");
+            } else {
+                println!("client_id:     {}", client.client_id);
+                match &secret {
+                    Some(secret) => {
+                        println!("client_secret: {secret}");
+                        println!("The secret is shown once; Signoff keeps only its digest.");
+                    }
+                    None => println!("A public client: no secret; it must use PKCE (S256)."),
+                }
+            }
+        }
+        Clients::List { json } => {
+            let all = clients::list(&db).await.map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string(&all).unwrap_or_default());
+            } else if all.is_empty() {
+                println!("No client is registered.");
+            } else {
+                for c in &all {
+                    println!(
+                        "{}  {}  {}  created {}",
+                        c.client_id,
+                        printable(&c.name, 60),
+                        if c.public { "public" } else { "confidential" },
+                        when(c.created_at)
+                    );
+                    for uri in &c.redirect_uris {
+                        println!("    redirect:     {}", printable(uri, 200));
+                    }
+                    for uri in &c.post_logout_redirect_uris {
+                        println!("    after logout: {}", printable(uri, 200));
+                    }
+                    if let Some(uri) = &c.backchannel_logout_uri {
+                        println!("    back-channel: {}", printable(uri, 200));
+                    }
+                }
+            }
+        }
+        Clients::Remove { client_id } => {
+            if clients::remove(&db, &client_id).await.map_err(|e| e.to_string())? {
+                println!("Removed client {client_id}.");
+            } else {
+                return Err(format!("no client has the id {client_id:?}"));
             }
         }
     }

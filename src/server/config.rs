@@ -66,6 +66,12 @@ pub struct Config {
     pub events_per_user: usize,
     /// Open `/events` streams per instance at most (`SIGNOFF_EVENTS_MAX`, default 10,000).
     pub events_max: usize,
+    /// The public URL (`SIGNOFF_PUBLIC_URL`, without a trailing slash): the OpenID issuer. Unset:
+    /// `http://` and the address the server listens on (`http://127.0.0.1:3000` by default).
+    pub public_url: Option<String>,
+    /// Where the OpenID Provider's RS256 keys live (`SIGNOFF_OIDC_KEYS`, a directory; required in
+    /// production). Unset: `signoff-oidc-keys` beside the SQLite database.
+    pub oidc_keys: Option<std::path::PathBuf>,
     /// Leptos' own settings (site root, output name) as cargo-leptos passes them.
     pub leptos: LeptosOptions,
 }
@@ -189,6 +195,17 @@ impl Config {
                     .into(),
             );
         }
+        let oidc_keys = std::env::var_os("SIGNOFF_OIDC_KEYS")
+            .filter(|s| !s.is_empty())
+            .map(std::path::PathBuf::from);
+        if oidc_keys.is_none() && leptos.env == leptos::config::Env::PROD {
+            return Err(
+                "SIGNOFF_OIDC_KEYS is required in production (LEPTOS_ENV=PROD): the directory of \
+                 the OpenID signing keys, owner-only, the same keys on every instance \
+                 (`signoff keys rotate` creates one)"
+                    .into(),
+            );
+        }
         let jwt_previous_secret = std::env::var("SIGNOFF_JWT_PREVIOUS_SECRET")
             .ok()
             .filter(|s| !s.is_empty());
@@ -273,6 +290,8 @@ impl Config {
             ),
             prune_every: std::time::Duration::from_secs(number("SIGNOFF_PRUNE_EVERY_SECS", 600)?),
             addr: leptos.site_addr,
+            public_url: Some(public_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty()),
+            oidc_keys,
             database_url,
             secure_cookies,
             jwt_secret: jwt_secret.map(secrecy::SecretString::from),
@@ -305,6 +324,33 @@ impl Config {
             pg_writers: self.pg_writers,
             durability: self.durability,
             max_signins_per_user: self.max_signins_per_user,
+            oidc_issuer: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.addr)),
+            oidc_keys: Some(self.oidc_keys_dir()),
+        }
+    }
+
+    /// Where the OpenID keys live: `SIGNOFF_OIDC_KEYS`, else beside the SQLite database file (for
+    /// an in-memory or PostgreSQL database in development: the working directory).
+    pub fn oidc_keys_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.oidc_keys {
+            return dir.clone();
+        }
+        const NAME: &str = "signoff-oidc-keys";
+        let file = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .map(|rest| rest.split('?').next().unwrap_or_default());
+        match file {
+            Some(f) if !f.is_empty() && !f.contains(":memory:") => std::path::Path::new(f)
+                .parent()
+                .map(|p| p.join(NAME))
+                .unwrap_or_else(|| NAME.into()),
+            Some(_) => crate::server::domain::oidc::default_test_keys(),
+            None => NAME.into(),
         }
     }
 
@@ -340,6 +386,9 @@ impl Config {
             max_connections: 10_000,
             events_per_user: 256,
             events_max: 10_000,
+            public_url: None,
+            // One key per test process, generated once (2048-bit RSA takes a moment).
+            oidc_keys: Some(crate::server::domain::oidc::default_test_keys()),
             leptos,
         }
     }

@@ -38,7 +38,13 @@ impl Application {
         let sessions = Sessions::new(&db).await?;
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(engine = db.engine(), addr = %listener.local_addr()?, "Signoff is listening");
-        let auth = Auth::init(db, config.auth_options()).await?;
+        let mut options = config.auth_options();
+        if config.public_url.is_none() {
+            // The issuer is where this server is reached: the bound address (port 0 in tests).
+            options.oidc_issuer = format!("http://{}", listener.local_addr()?);
+        }
+        let auth = Auth::init(db, options).await?;
+        auth.oidc_provider().spawn_key_reload();
         auth.prune_sessions_with(Arc::new(sessions.clone()));
         http::assets::prepare(&config.leptos.site_root, &config.leptos.site_pkg_dir).await;
         // Expired sessions, spent tokens and old sign-ins go in small batches, in the background.
@@ -55,6 +61,7 @@ impl Application {
             auth.db().clone(),
             auth.outbox().clone(),
             config.webhook_secret.clone(),
+            auth.oidc_provider().clone(),
         );
         let state = AppState(Arc::new(State {
             leptos_options: config.leptos.clone(),

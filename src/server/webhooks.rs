@@ -1,7 +1,10 @@
-//! Delivery of `session.ended` events to the receivers in `SIGNOFF_WEBHOOK_URLS`.
+//! Delivery of what the logout engine writes to the outbox: `session.ended` events to the receivers
+//! in `SIGNOFF_WEBHOOK_URLS` (kind `webhook`), and logout tokens to OpenID clients'
+//! `backchannel_logout_uri` (kind `backchannel`, Back-Channel Logout 1.0).
 //!
-//! The logout engine writes each event to `webhook_outbox` in the transaction that ends the sign-in
-//! (see `domain::outbox`). Here, a background task per instance sends what is due:
+//! The logout engine writes each row to `webhook_outbox` in the transaction that ends the sign-in
+//! (see `domain::outbox` and `domain::oidc::logout_tokens`). Here, a background task per instance
+//! sends what is due:
 //!
 //! - **Claimed before sent.** A row is taken by moving its `next_attempt_at` [`LEASE_SECS`] ahead
 //!   with a conditional `UPDATE`; only the instance whose update matched sends it. An instance that
@@ -10,7 +13,10 @@
 //! - **Retries with back-off.** A failure (no answer within [`TIMEOUT`], or a status outside 2xx)
 //!   is tried again after 1, 2, 4, … seconds, at most an hour apart, [`MAX_ATTEMPTS`] times in
 //!   all; then the row is marked failed. `signoff webhooks` shows operators where every row stands.
-//! - **Signed per Standard Webhooks.** `webhook-id`, `webhook-timestamp` (the attempt's time) and
+//! - **Logout tokens** are signed at each attempt (fresh `iat`, `exp`, `jti`) and POSTed as
+//!   `logout_token=…`; a 4xx answer is final (not retried), a 5xx, a timeout or no connection is
+//!   retried.
+//! - **Webhooks are signed per Standard Webhooks.** `webhook-id`, `webhook-timestamp` (the attempt's time) and
 //!   `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
 
 use std::time::Duration;
@@ -20,11 +26,17 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+use std::sync::Arc;
+
 use crate::{
     server::{
         config::WebhookSecret,
         db::{now, Db},
-        domain::{outbox::Outbox, Result},
+        domain::{
+            oidc::{logout_tokens, Provider},
+            outbox::Outbox,
+            Result,
+        },
     },
     with_pool,
 };
@@ -57,11 +69,13 @@ pub fn sign(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// Starts delivering (nothing to do when no receiver is configured).
-pub fn spawn(db: Db, outbox: Outbox, secret: Option<WebhookSecret>) {
-    let Some(secret) = secret else { return };
-    if !outbox.enabled() {
-        return;
-    }
+pub fn spawn(
+    db: Db,
+    outbox: Outbox,
+    secret: Option<WebhookSecret>,
+    provider: Arc<Provider>,
+) {
+    let senders = Arc::new(Senders { secret, provider });
     let client = match reqwest::Client::builder()
         .timeout(TIMEOUT)
         .user_agent(concat!("Signoff-Webhooks/", env!("CARGO_PKG_VERSION")))
@@ -76,7 +90,7 @@ pub fn spawn(db: Db, outbox: Outbox, secret: Option<WebhookSecret>) {
     };
     tokio::spawn(async move {
         loop {
-            match deliver_due(&db, &client, &secret).await {
+            match deliver_due(&db, &client, &senders).await {
                 // A full batch: more may be due right away.
                 Ok(n) if n as i64 >= BATCH => continue,
                 Ok(_) => {}
@@ -95,8 +109,17 @@ pub fn spawn(db: Db, outbox: Outbox, secret: Option<WebhookSecret>) {
     });
 }
 
+/// What signs each kind of row: the webhook secret (Standard Webhooks) and the OpenID Provider's
+/// keys (logout tokens).
+struct Senders {
+    secret: Option<WebhookSecret>,
+    provider: Arc<Provider>,
+}
+
 #[derive(sqlx::FromRow)]
 struct Due {
+    /// `webhook` or `backchannel`.
+    kind: String,
     event_id: String,
     endpoint: String,
     payload: String,
@@ -107,10 +130,10 @@ struct Due {
 }
 
 /// Claims and sends what is due; returns how many rows it claimed.
-async fn deliver_due(db: &Db, client: &reqwest::Client, secret: &WebhookSecret) -> Result<usize> {
+async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Senders) -> Result<usize> {
     let at = now();
     let due: Vec<Due> = with_pool!(db, p => sqlx::query_as(
-        "SELECT event_id, endpoint, payload, attempts, next_attempt_at, created_at FROM webhook_outbox \
+        "SELECT kind, event_id, endpoint, payload, attempts, next_attempt_at, created_at FROM webhook_outbox \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
          ORDER BY created_at, event_id LIMIT $2")
         .bind(at).bind(BATCH).fetch_all(p).await)?;
@@ -127,7 +150,13 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, secret: &WebhookSecret) 
     }
     let n = claimed.len();
     let sends = claimed.into_iter().map(|row| async move {
-        let outcome = send(client, secret, &row).await;
+        let outcome = match row.kind.as_str() {
+            BACKCHANNEL => send_logout_token(client, &senders.provider, &row).await,
+            _ => match &senders.secret {
+                Some(secret) => send(client, secret, &row).await,
+                None => Err(Failure::Retry("no SIGNOFF_WEBHOOK_SECRET to sign with".into())),
+            },
+        };
         record(db, &row, outcome).await
     });
     for result in futures_util::future::join_all(sends).await {
@@ -138,11 +167,21 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, secret: &WebhookSecret) 
     Ok(n)
 }
 
+/// Why an attempt failed: worth retrying (a timeout, no connection, a 5xx) or not (a logout
+/// token's receiver answering 4xx: Back-Channel Logout 1.0 §2.8 says not to retry it).
+enum Failure {
+    Retry(String),
+    Final(String),
+}
+
+/// The kind of outbox row that carries a logout token.
+const BACKCHANNEL: &str = "backchannel";
+
 async fn send(
     client: &reqwest::Client,
     secret: &WebhookSecret,
     row: &Due,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Failure> {
     let timestamp = now();
     let signature = sign(&secret.0, &row.event_id, timestamp, &row.payload);
     let answer = client
@@ -154,22 +193,55 @@ async fn send(
         .body(row.payload.clone())
         .send()
         .await;
+    outcome(answer, false)
+}
+
+/// A back-channel logout token: signed now (fresh `iat`, `exp` and `jti`), POSTed as a form.
+async fn send_logout_token(
+    client: &reqwest::Client,
+    provider: &Provider,
+    row: &Due,
+) -> std::result::Result<(), Failure> {
+    let keys = provider.keys.current();
+    let token = logout_tokens::sign(&keys, &provider.issuer, &row.payload, now())
+        .map_err(|e| Failure::Final(e.to_string()))?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", &token)
+        .finish();
+    let answer = client
+        .post(&row.endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cache-control", "no-store")
+        .body(body)
+        .send()
+        .await;
+    outcome(answer, true)
+}
+
+fn outcome(
+    answer: reqwest::Result<reqwest::Response>,
+    final_on_4xx: bool,
+) -> std::result::Result<(), Failure> {
     match answer {
         Ok(res) if res.status().is_success() => Ok(()),
-        Ok(res) => Err(format!("HTTP {}", res.status().as_u16())),
-        Err(err) if err.is_timeout() => Err("timed out".into()),
-        Err(err) if err.is_connect() => Err("could not connect".into()),
-        Err(_) => Err("request failed".into()),
+        Ok(res) if final_on_4xx && res.status().is_client_error() => {
+            Err(Failure::Final(format!("HTTP {}", res.status().as_u16())))
+        }
+        Ok(res) => Err(Failure::Retry(format!("HTTP {}", res.status().as_u16()))),
+        Err(err) if err.is_timeout() => Err(Failure::Retry("timed out".into())),
+        Err(err) if err.is_connect() => Err(Failure::Retry("could not connect".into())),
+        Err(_) => Err(Failure::Retry("request failed".into())),
     }
 }
 
-async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) -> Result<()> {
+async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), Failure>) -> Result<()> {
     let at = now();
     let attempts = row.attempts + 1;
     // The endpoint without path or query (which may carry a token of the receiver's) for the log.
     let host = endpoint_for_logs(&row.endpoint);
+    let kind: &'static str = if row.kind == BACKCHANNEL { BACKCHANNEL } else { "webhook" };
     if outcome.is_err() {
-        metrics::counter!("signoff_outbox_failures_total", "kind" => "webhook").increment(1);
+        metrics::counter!("signoff_outbox_failures_total", "kind" => kind).increment(1);
     }
     match outcome {
         Ok(()) => {
@@ -178,15 +250,17 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
                  WHERE event_id = $3 AND endpoint = $4")
                 .bind(at).bind(attempts).bind(&row.event_id).bind(&row.endpoint)
                 .execute(p).await.map(|_| ()))?;
-            tracing::info!(event = %row.event_id, endpoint = %host, attempts, "webhook delivered");
+            tracing::info!(event = %row.event_id, endpoint = %host, attempts, kind, "delivered");
             // From the ending's commit (whole seconds) to the receiver's 2xx.
             let since = crate::server::metrics::since_unix(row.created_at);
-            metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => "webhook")
-                .record(since);
+            metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => kind).record(since);
         }
-        Err(error) => {
-            // Given up after the last attempt; else tried again after a back-off.
-            let give_up = attempts >= MAX_ATTEMPTS;
+        Err(failure) => {
+            // Given up after the last attempt (or a final answer); else tried again after a back-off.
+            let (error, give_up) = match failure {
+                Failure::Final(e) => (e, true),
+                Failure::Retry(e) => (e, attempts >= MAX_ATTEMPTS),
+            };
             let (sql, when) = if give_up {
                 (
                     "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $3 \
@@ -201,9 +275,9 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), String>) ->
                 .bind(when).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
                 .execute(p).await.map(|_| ()))?;
             if give_up {
-                tracing::error!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook given up");
+                tracing::error!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery given up");
             } else {
-                tracing::warn!(event = %row.event_id, endpoint = %host, attempts, %error, "webhook attempt failed; will retry");
+                tracing::warn!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery attempt failed; will retry");
             }
         }
     }

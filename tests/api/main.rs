@@ -15,6 +15,7 @@ mod logout_engine;
 mod metrics;
 mod multi_instance;
 mod oauth_revoke;
+mod oidc;
 mod operator_cli;
 mod pruning;
 mod seed_000;

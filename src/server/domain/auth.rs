@@ -34,6 +34,8 @@ pub struct Auth {
     pub(super) max_signins: Option<usize>,
     /// The browser sessions' store, which deletes its own expired rows when the pruner asks.
     pub(super) sessions: Arc<OnceLock<Arc<dyn ExpiredSessions>>>,
+    /// The OpenID Provider: its issuer and RS256 keys (see [`super::oidc`]).
+    pub(super) oidc: Arc<super::oidc::Provider>,
 }
 
 impl Auth {
@@ -54,6 +56,11 @@ impl Auth {
             written: Default::default(),
         };
         let engine = Engine::start(&db, revocations.clone(), outbox.clone(), &options)?;
+        let keys_dir = options
+            .oidc_keys
+            .clone()
+            .unwrap_or_else(super::oidc::default_test_keys);
+        let oidc = Arc::new(super::oidc::Provider::open(&options.oidc_issuer, &keys_dir)?);
         Ok(Self {
             db,
             hasher: Hasher::new(),
@@ -66,6 +73,7 @@ impl Auth {
             lifetime: Lifetime::new(options.session_idle, options.session_absolute),
             max_signins: options.max_signins_per_user.filter(|&n| n > 0),
             sessions: Default::default(),
+            oidc,
         })
     }
 

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     auth::Auth,
@@ -33,7 +33,23 @@ pub struct JwtPair {
     pub expires_in: i64,
 }
 
-fn new_jti() -> String {
+/// What an OpenID client was granted: carried by its tokens through every rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: String,
+    pub scope: String,
+}
+
+impl Grant {
+    fn of(claims: &Claims) -> Option<Self> {
+        Some(Self {
+            client_id: claims.client_id.clone()?,
+            scope: claims.scope.clone().unwrap_or_default(),
+        })
+    }
+}
+
+pub(super) fn new_jti() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
@@ -53,7 +69,7 @@ impl Auth {
             .start_signin(user, SigninKind::Jwt, meta, "JWT sign-in (seed 004)")
             .await?;
         let (refresh_jti, access_jti) = (new_jti(), new_jti());
-        let pair = self.sign_pair(user, &signin.id, now(), &refresh_jti, &access_jti)?;
+        let pair = self.sign_pair(user, &signin.id, now(), &refresh_jti, &access_jti, None)?;
         with_pool!(&self.db, p => sqlx::query(
             "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(&refresh_jti).bind(&signin.id).bind(&access_jti).bind(now() + REFRESH_TTL)
@@ -63,13 +79,14 @@ impl Auth {
 
     /// Signs a pair. HS256 over the same claims gives the same text, so a pair can be handed out
     /// again (a benign refresh replay) from its ids and issue time alone, without ever storing it.
-    fn sign_pair(
+    pub(super) fn sign_pair(
         &self,
         user: &User,
         signin_id: &str,
         iat: i64,
         refresh_jti: &str,
         access_jti: &str,
+        grant: Option<&Grant>,
     ) -> Result<JwtPair> {
         let claims = |typ: &str, jti: &str, ttl: i64| Claims {
             iss: ISSUER.into(),
@@ -80,6 +97,8 @@ impl Auth {
             iat,
             exp: iat + ttl,
             typ: typ.into(),
+            client_id: grant.map(|g| g.client_id.clone()),
+            scope: grant.map(|g| g.scope.clone()),
         };
         Ok(JwtPair {
             access_token: self.keys.sign(&claims("access", access_jti, ACCESS_TTL))?,
@@ -96,7 +115,28 @@ impl Auth {
     /// ends.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
+        self.rotate(refresh_token, None).await
+    }
+
+    /// [`Auth::refresh`] for the OpenID client `client_id`: only a refresh token issued to it.
+    pub(super) async fn refresh_for_client(
+        &self,
+        refresh_token: &str,
+        client_id: &str,
+    ) -> Result<(JwtPair, Grant)> {
+        let pair = self.rotate(refresh_token, Some(client_id)).await?;
+        let claims = self.keys.verify(pair.refresh_token.expose_secret(), "refresh")?;
+        let grant = Grant::of(&claims).ok_or(AuthError::InvalidToken)?;
+        Ok((pair, grant))
+    }
+
+    /// The rotation behind both: a refresh token of `client` (none: a seed 004 pair's).
+    async fn rotate(&self, refresh_token: &str, client: Option<&str>) -> Result<JwtPair> {
         let claims = self.keys.verify(refresh_token, "refresh")?;
+        if claims.client_id.as_deref() != client {
+            return Err(AuthError::InvalidToken);
+        }
+        let grant = Grant::of(&claims);
         // A sign-in past its idle or absolute lifetime ends here; the rotation below then finds
         // it ended and refuses.
         self.enforce_lifetime(&claims.sid).await?;
@@ -117,7 +157,16 @@ impl Auth {
             at,
         };
         match self.end(rotation, "seed 004 refresh").await {
-            Ok(_) => return self.sign_pair(&user, &claims.sid, at, &refresh_jti, &access_jti),
+            Ok(_) => {
+                return self.sign_pair(
+                    &user,
+                    &claims.sid,
+                    at,
+                    &refresh_jti,
+                    &access_jti,
+                    grant.as_ref(),
+                )
+            }
             Err(AuthError::InvalidToken) => {}
             Err(err) => return Err(err),
         }
@@ -149,7 +198,14 @@ impl Auth {
                     tx.commit().await
                 }.await)?;
                 tracing::info!(signin.id = %claims.sid, "benign refresh replay within the grace window");
-                return self.sign_pair(&user, &claims.sid, used_at, &next, &next_access);
+                return self.sign_pair(
+                    &user,
+                    &claims.sid,
+                    used_at,
+                    &next,
+                    &next_access,
+                    grant.as_ref(),
+                );
             }
         }
         tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
@@ -241,7 +297,6 @@ mod tests {
         auth::testing::{accepted, auth, user},
         principal::Via,
     };
-    use secrecy::ExposeSecret;
 
     /// A new user's first JWT pair.
     async fn ada_pair(auth: &Auth) -> JwtPair {
@@ -377,6 +432,8 @@ mod tests {
                 iat: at,
                 exp: at + 60,
                 typ: "access".into(),
+                client_id: None,
+                scope: None,
             })
             .unwrap();
         assert!(auth.keys.verify_access(forged.expose_secret()).is_ok());

@@ -30,6 +30,13 @@ pub(super) struct Claims {
     pub(super) iat: i64,
     pub(super) exp: i64,
     pub(super) typ: String,
+    /// The OpenID client the token was issued to (none: a seed 004 pair). Such tokens are refused by
+    /// the seed APIs and accepted by the provider's endpoints (`super::oidc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) client_id: Option<String>,
+    /// The scope granted to that client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) scope: Option<String>,
 }
 
 /// The JWT signing key, from configuration (required in production) or, in development, generated

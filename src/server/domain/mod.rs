@@ -31,6 +31,7 @@ pub mod jwt;
 pub mod keys;
 pub mod logout;
 pub mod model;
+pub mod oidc;
 pub mod opaque;
 pub mod outbox;
 pub mod password;

@@ -188,6 +188,10 @@ stored_names! {
         PasswordChanged = "password_changed",
         /// A sign-in ended by a newer one over the concurrent sign-in limit.
         SignInEvicted = "sign_in_evicted",
+        /// An application signed the person out (OpenID Connect RP-Initiated Logout).
+        RpLogout = "rp_logout",
+        /// An OpenID client was issued tokens in a sign-in (its detail names the client).
+        OidcTokens = "oidc_tokens",
     }
 }
 
@@ -229,6 +233,7 @@ impl Audited for EndReason {
             Self::Idle => AuditKind::SignedOutIdle,
             Self::Absolute => AuditKind::SignedOutAbsolute,
             Self::Limit => AuditKind::SignInEvicted,
+            Self::RpLogout => AuditKind::RpLogout,
         }
     }
 
@@ -246,6 +251,7 @@ impl Audited for EndReason {
             Self::Idle => "unused for too long",
             Self::Absolute => "reached the absolute time limit",
             Self::Limit => "over the limit of sign-ins at once",
+            Self::RpLogout => "an application signed the person out",
         }
     }
 }
@@ -290,6 +296,9 @@ pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 /// (`docs/performance.md`): 1 writer 5,600 logouts/s, 2 writers 4,800.
 pub const PG_WRITERS: usize = 1;
 
+/// The issuer when `SIGNOFF_PUBLIC_URL` is not set.
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:3000";
+
 /// How the service is set up (see `server::config` for where each comes from).
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -317,6 +326,11 @@ pub struct Options {
     /// Active sign-ins per user at most (personal tokens not counted): a new one over it ends
     /// the least recently used (reason `limit`). `None`: no limit.
     pub max_signins_per_user: Option<usize>,
+    /// The OpenID Provider's issuer (`SIGNOFF_PUBLIC_URL`).
+    pub oidc_issuer: String,
+    /// Where its RS256 keys live (`SIGNOFF_OIDC_KEYS`); `None`: a per-process temporary directory
+    /// (the unit tests).
+    pub oidc_keys: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -333,6 +347,8 @@ impl Default for Options {
             pg_writers: PG_WRITERS,
             durability: db::Durability::Full,
             max_signins_per_user: None,
+            oidc_issuer: DEFAULT_ISSUER.to_owned(),
+            oidc_keys: None,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct PruneReport {
     pub webhooks: u64,
     /// Password-check counts that aged out.
     pub throttle: u64,
+    /// OpenID authorization codes past their lifetime (used or not).
+    pub codes: u64,
 }
 
 /// Runs `sql` (which binds `$1` = a time and `$2` = [`BATCH`]) until it touches fewer than a batch.
@@ -149,6 +151,9 @@ impl Auth {
              WHERE COALESCE(delivered_at, failed_at) < $1 LIMIT $2) AND COALESCE(delivered_at, failed_at) < $1",
             at - retention.as_secs() as i64).await?;
         report.throttle = super::throttle::prune(&self.db).await?;
+        report.codes = batched(&self.db,
+            "DELETE FROM oidc_codes WHERE digest IN (SELECT digest FROM oidc_codes WHERE expires_at <= $1 LIMIT $2)",
+            at).await?;
         report.memory = self.revocations.prune() as u64;
         tracing::info!(?report, "pruned");
         Ok(report)

@@ -102,6 +102,10 @@ impl Auth {
             }
         } else {
             let known = self.keys.verify_access(token)?;
+            // An OpenID client's access token is for the provider's endpoints only.
+            if known.claims.client_id.is_some() {
+                return Err(AuthError::InvalidToken);
+            }
             match self.jwt_in_memory(&known) {
                 Some(found) => found,
                 None => Box::pin(self.jwt_from_db(known)).await,

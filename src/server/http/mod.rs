@@ -9,6 +9,7 @@
 //! | `/auth/logout` | seed 001: bearer or cookie, scopes |
 //! | `/api/auth/*` | seed 004: JWT login, refresh, logout |
 //! | `/oauth/revoke` | RFC 7009 token revocation |
+//! | `/.well-known/openid-configuration`, `/oauth/{jwks,token,userinfo,introspect}`, `/authorize`, `/end-session` | the OpenID Provider ([`oidc`]) |
 //! | `/api/openapi.json` | the OpenAPI document of all of the above |
 //! | `/healthz`, `/readyz` | liveness (no I/O) and readiness (database, denylist) probes |
 //! | `/events` | live sign-out of open pages (server-sent events, session cookie) |
@@ -32,6 +33,7 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod limit;
+pub mod oidc;
 pub mod session;
 
 use axum::{
@@ -73,7 +75,7 @@ pub fn router<IV: IntoView + 'static>(
     // Each stack of layers is applied in one `Router::layer` call: axum wraps every route in each
     // call's layer and boxes it again, and every box is cloned on every request. One call per stack
     // is one clone per stack (the outermost layer comes first in a `ServiceBuilder`).
-    let apis = Router::new().merge(api::router()).layer(
+    let apis = Router::new().merge(api::router()).merge(oidc::router()).layer(
         ServiceBuilder::new()
             .layer(no_store.clone())
             .layer(api::EnvelopeLayer),
@@ -93,6 +95,7 @@ pub fn router<IV: IntoView + 'static>(
     let streams = events::Streams::new(state.config.events_per_user, state.config.events_max);
     let browser = Router::new()
         .merge(api::browser_router())
+        .merge(oidc::browser_router())
         .route(
             "/events",
             get(move |state: State<AppState>, session| {

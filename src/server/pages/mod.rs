@@ -3,6 +3,7 @@
 //! functions declared in [`crate::pages`]. Unknown paths are answered by the HTTP layer's fallback
 //! ([`crate::server::http::router`]).
 
+pub mod end_session;
 pub mod home;
 pub mod idle;
 pub mod password;

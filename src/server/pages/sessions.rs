@@ -4,7 +4,7 @@ use leptos::prelude::ServerFnError;
 
 use super::{
     back_with_error, context, human_time, page_data, require_signed_in, see_other,
-    sign_in::{end_own, finish_logout},
+    sign_in::{end_own, finish_logout, Target},
     signed_in, unavailable,
 };
 use crate::{
@@ -26,6 +26,11 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
     let signins = state
         .auth
         .active_signins(&user.id)
+        .await
+        .map_err(unavailable)?;
+    let mut apps = state
+        .auth
+        .apps_by_signin(&user.id)
         .await
         .map_err(unavailable)?;
     let activity = state
@@ -50,6 +55,7 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                 ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
                 created: human_time(s.created_at),
                 last_used: human_time(s.last_seen_at),
+                apps: apps.remove(&s.id).unwrap_or_default(),
                 id: s.id,
             })
             .collect(),
@@ -72,6 +78,8 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                     AuditKind::SignedOutIdle => "Signed out after inactivity",
                     AuditKind::SignedOutAbsolute => "Sign-in time limit reached",
                     AuditKind::SignInEvicted => "Signed out: too many sign-ins at once",
+                    AuditKind::RpLogout => "Logged out by an application",
+                    AuditKind::OidcTokens => "Signed in to an application",
                 }
                 .to_owned(),
                 detail: e.detail,
@@ -112,7 +120,7 @@ pub async fn end_session(id: String) -> Result<(), ServerFnError> {
     };
     if id == current.id {
         let ended = end_own(&state, id, Scope::Local, "sessions page").await;
-        return finish_logout(&state, &session, ended, None).await;
+        return finish_logout(&state, &session, ended, Target::Local(None)).await;
     }
     end_others(&state, current, Scope::Signin(id), "/sessions?ended=1").await;
     Ok(())
@@ -145,10 +153,10 @@ async fn end_others(state: &AppState, current: Signin, scope: Scope, done: &str)
 pub async fn logout_everywhere() -> Result<(), ServerFnError> {
     let (state, session, _) = context().await?;
     let Some((_, current)) = signed_in(&state).await? else {
-        return finish_logout(&state, &session, Ok(()), None).await;
+        return finish_logout(&state, &session, Ok(()), Target::Local(None)).await;
     };
     let ended = end_own(&state, current.id, Scope::Global, "sessions page").await;
-    finish_logout(&state, &session, ended, None).await
+    finish_logout(&state, &session, ended, Target::Local(None)).await
 }
 
 #[cfg(test)]

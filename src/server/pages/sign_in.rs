@@ -83,17 +83,17 @@ pub async fn logout(next: Option<String>) -> Result<(), ServerFnError> {
         Ok(None) => Ok(()),
         Err(err) => Err(err),
     };
-    finish_logout(&state, &session, ended, next.as_deref()).await
+    finish_logout(&state, &session, ended, Target::Local(next.as_deref())).await
 }
 
 /// The end of every browser logout: once the sign-in is ended (`ended` is Ok), deletes the session
 /// from the store (tower-sessions then sends a removal cookie), sends `Clear-Site-Data` and a removal
-/// cookie with every attribute the cookie was set with, and redirects (303) to `/login` or `next`.
+/// cookie with every attribute the cookie was set with, and redirects (303) to `target`.
 pub(super) async fn finish_logout(
     state: &AppState,
     session: &Session,
     ended: Result<(), AuthError>,
-    next: Option<&str>,
+    target: Target<'_>,
 ) -> Result<(), ServerFnError> {
     let flushed = match ended {
         Ok(()) => session::end(session).await,
@@ -108,13 +108,23 @@ pub(super) async fn finish_logout(
     for (name, value) in session::ending_headers(state.config.secure_cookies) {
         res.append_header(name, value);
     }
-    let target = local_path_or(next, "/login");
-    if target == "/login" {
-        see_other("/login?logged_out=1");
-    } else {
-        see_other(target);
-    }
+    let target = match target {
+        Target::Local(next) => match local_path_or(next, "/login") {
+            "/login" => "/login?logged_out=1",
+            local => local,
+        },
+        Target::Application(uri) => uri,
+    };
+    see_other(target);
     Ok(())
+}
+
+/// Where a browser logout lands.
+pub(super) enum Target<'a> {
+    /// A local `next` (else `/login`, saying that the person logged out).
+    Local(Option<&'a str>),
+    /// An application's registered post-logout address (RP-Initiated Logout).
+    Application(&'a str),
 }
 
 /// Ends the browser's own sign-in (`scope`: it alone, or every sign-in of its user). One that has

@@ -145,6 +145,13 @@ pub enum Ending {
     /// is denied until `access_expires_at`. Refused ([`AuthError::InvalidToken`], nothing changed)
     /// when the token was rotated before or its sign-in has ended: the caller then tells a replay
     /// from reuse.
+    /// An OpenID authorization code presented a second time: every token issued from it (its
+    /// refresh tokens, through every rotation, and their access tokens) is revoked; its sign-in
+    /// stays (RFC 6749 §4.1.2).
+    Grant {
+        /// The code's digest, which its refresh tokens carry as `grant_id`.
+        grant_id: String,
+    },
     Rotate {
         /// The sign-in.
         sid: String,
@@ -250,8 +257,8 @@ impl Shared {
         let (revocations, outbox) = (&self.revocations, &self.outbox);
         match outcome {
             Ok(answers) => {
-                if outbox.enabled()
-                    && answers
+                // Webhook events or logout tokens may have been written: wake the delivery.
+                if answers
                         .iter()
                         .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
                 {

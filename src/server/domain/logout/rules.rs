@@ -14,6 +14,7 @@ use super::{
 };
 use crate::server::domain::{
     model::{AuditKind, Audited, AuthError, EndReason, Result},
+    oidc::logout_tokens,
     outbox::{self, SigninFacts},
 };
 
@@ -88,6 +89,25 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
         Ending::Signins { ids, owner, reason } => {
             end_ids(tx, ctx, ids, owner.as_deref(), *reason, via).await?
         }
+        Ending::Grant { grant_id } => {
+            let tokens: Vec<(String,)> = tx
+                .rows(
+                    "DELETE FROM refresh_tokens WHERE grant_id = $1 RETURNING access_jti",
+                    &[grant_id.into()],
+                )
+                .await?;
+            // An access token lives ACCESS_TTL at most from now.
+            let until = ctx.at + crate::server::domain::ttl::ACCESS_TTL;
+            let mut denied = Vec::with_capacity(tokens.len());
+            for (access,) in tokens {
+                deny(tx, &access, until).await?;
+                denied.push((access, until));
+            }
+            Ended {
+                signins: Vec::new(),
+                denied,
+            }
+        }
         Ending::Rotate {
             sid,
             refresh_jti,
@@ -114,12 +134,15 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
                 return Ok(Err(AuthError::InvalidToken));
             };
             tx.exec(
-                "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at) VALUES ($1, $2, $3, $4)",
+                // An OpenID client's grant (its code) carries over to the successor.
+                "INSERT INTO refresh_tokens (jti, signin_id, access_jti, expires_at, grant_id) \
+                 VALUES ($1, $2, $3, $4, (SELECT grant_id FROM refresh_tokens WHERE jti = $5))",
                 &[
                     successor_jti.into(),
                     sid.into(),
                     successor_access_jti.into(),
                     (at + crate::server::domain::ttl::REFRESH_TTL).into(),
+                    refresh_jti.into(),
                 ],
             )
             .await?;
@@ -414,6 +437,7 @@ async fn finish<T: Tx>(
     ctx.checkpoint(FailPoint::AfterEnding)?;
     let all: Vec<&EndedSignin> = requests.iter().flat_map(|(e, _)| e.iter()).collect();
     write_events(tx, ctx, &all).await?;
+    write_logout_tokens(tx, ctx, &all).await?;
     let mut rows = Vec::new();
     for (ended, via) in requests {
         let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -502,6 +526,47 @@ async fn write_events<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, ended: &[&EndedSignin]) 
                 )
                 .await?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a back-channel logout token's claims to the outbox for every OpenID client that received
+/// an ID token in an ended sign-in and has a `backchannel_logout_uri`, in the transaction that ends
+/// it (the token is signed at each delivery attempt: see `oidc::logout_tokens`).
+async fn write_logout_tokens<T: Tx>(
+    tx: &mut T,
+    ctx: &Ctx<'_>,
+    ended: &[&EndedSignin],
+) -> DbResult<()> {
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let reasons: HashMap<&str, EndReason> =
+        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
+    for chunk in ended.chunks(500) {
+        let mut args: Vec<Val> = Vec::new();
+        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
+        let sql = format!(
+            "SELECT g.signin_id, g.client_id, g.sub, c.backchannel_logout_uri \
+             FROM oidc_signin_clients g JOIN oidc_clients c ON c.client_id = g.client_id \
+             WHERE g.signin_id IN ({list}) AND c.backchannel_logout_uri IS NOT NULL"
+        );
+        let rows: Vec<(String, String, String, String)> = tx.rows(&sql, &args).await?;
+        for (sid, client_id, sub, endpoint) in rows {
+            let reason = reasons.get(sid.as_str()).copied().unwrap_or(EndReason::Logout);
+            let payload = logout_tokens::payload(&client_id, &sub, &sid, reason);
+            tx.exec(
+                "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind) \
+                 VALUES ($1, $2, $3, $4, $4, 0, 'backchannel')",
+                &[
+                    logout_tokens::event_id().as_str().into(),
+                    endpoint.as_str().into(),
+                    payload.as_str().into(),
+                    ctx.at.into(),
+                ],
+            )
+            .await?;
         }
     }
     Ok(())

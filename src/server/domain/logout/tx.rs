@@ -102,6 +102,7 @@ macro_rules! tuple_rows {
 tuple_rows!(A);
 tuple_rows!(A, B);
 tuple_rows!(A, B, C);
+tuple_rows!(A, B, C, D);
 tuple_rows!(A, B, C, D, E, F, G);
 
 /// One open transaction, on either engine. Statements use `$1`, `$2`… placeholders.

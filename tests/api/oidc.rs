@@ -1,0 +1,814 @@
+//! Signoff as an OpenID Provider, over HTTP: discovery and JWKS, the code flow with PKCE through
+//! `/login`, the token endpoint's grants, userinfo and introspection, RP-Initiated Logout, and
+//! Back-Channel Logout for endings of every kind (the receivers here check each logout token as
+//! Back-Channel Logout 1.0 §2.6 asks).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use signoff::server::domain::oidc::{clients, NewClient};
+
+use crate::helpers::{location, require_postgres, spawn_app, spawn_app_with, start, TestApp, PASSWORD};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// What a back-channel receiver got: each POST's `logout_token`, and what it answers.
+#[derive(Clone, Default)]
+struct Receiver {
+    url: String,
+    tokens: Arc<Mutex<Vec<String>>>,
+    /// Statuses to answer, in order; then 200.
+    answers: Arc<Mutex<Vec<u16>>>,
+    posts: Arc<Mutex<usize>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let mut receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        receiver.url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+        let r = receiver.clone();
+        let app = axum::Router::new().route(
+            "/backchannel",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let r = r.clone();
+                async move {
+                    assert_eq!(
+                        headers.get("content-type").unwrap(),
+                        "application/x-www-form-urlencoded"
+                    );
+                    *r.posts.lock().unwrap() += 1;
+                    let next = {
+                        let mut answers = r.answers.lock().unwrap();
+                        (!answers.is_empty()).then(|| answers.remove(0))
+                    };
+                    let status = next.unwrap_or(200);
+                    if status == 200 {
+                        let token = form_urlencoded::parse(body.as_bytes())
+                            .find(|(k, _)| k == "logout_token")
+                            .map(|(_, v)| v.into_owned())
+                            .expect("a logout_token");
+                        r.tokens.lock().unwrap().push(token);
+                    }
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        receiver
+    }
+
+    fn tokens(&self) -> Vec<String> {
+        self.tokens.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.tokens();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} logout token(s) expected, got {}",
+                n,
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+struct Rp {
+    client_id: String,
+    secret: Option<String>,
+    redirect_uri: String,
+}
+
+const REDIRECT: &str = "https://app.example/cb";
+const AFTER_LOGOUT: &str = "https://app.example/bye";
+
+async fn register(app: &TestApp, public: bool, backchannel: Option<&str>) -> Rp {
+    let new = NewClient {
+        name: format!("App {}", rand_tag()),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
+        backchannel_logout_uri: backchannel.map(str::to_owned),
+        public,
+    };
+    let (client, secret) = clients::add(app.state.auth.db(), &new).await.unwrap();
+    Rp {
+        client_id: client.client_id,
+        secret: secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()),
+        redirect_uri: REDIRECT.into(),
+    }
+}
+
+fn rand_tag() -> String {
+    format!("{:x}", rand::random::<u32>())
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let parsed = url::Url::parse(url).unwrap();
+    parsed.query_pairs().into_owned().collect()
+}
+
+impl Rp {
+    fn authorize_path(&self, extra: &[(&str, &str)]) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &self.redirect_uri)
+            .append_pair("scope", "openid email offline_access")
+            .append_pair("state", "st-1")
+            .append_pair("nonce", "n-1")
+            .append_pair("code_challenge", &challenge(VERIFIER))
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+        format!("/authorize?{}", q.finish())
+    }
+
+    /// A code for the browser with `cookie`.
+    async fn code(&self, app: &TestApp, cookie: &str) -> String {
+        let res = app.get(&self.authorize_path(&[]), Some(cookie)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = location(&res);
+        assert!(to.starts_with(REDIRECT), "{to}");
+        let q = query_of(&to);
+        assert_eq!(q["state"], "st-1");
+        assert_eq!(q["iss"], app.address);
+        q["code"].clone()
+    }
+
+    async fn token(&self, app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut req = app.client.post(app.url("/oauth/token"));
+        match &self.secret {
+            Some(secret) => req = req.basic_auth(&self.client_id, Some(secret)),
+            None => fields.push(("client_id", &self.client_id)),
+        }
+        req.form(&fields).send().await.unwrap()
+    }
+
+    async fn exchange(&self, app: &TestApp, code: &str) -> Value {
+        let res = self
+            .token(
+                app,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &self.redirect_uri),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        res.json().await.unwrap()
+    }
+
+    async fn refresh(&self, app: &TestApp, refresh: &str) -> reqwest::Response {
+        self.token(app, &[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+            .await
+    }
+
+    async fn introspect(&self, app: &TestApp, token: &str) -> Value {
+        let res = app
+            .client
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(&self.client_id, self.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+}
+
+async fn userinfo(app: &TestApp, access: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The JWT's header and claims, its signature checked against the provider's JWKS.
+async fn verified(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
+    let jwks: Value = app
+        .client
+        .get(app.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let kid = header.kid.clone().expect("a kid");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("the kid is published");
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().unwrap(),
+        key["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    validation.set_issuer(&[&app.address]);
+    let claims = jsonwebtoken::decode::<Value>(jwt, &decoding, &validation)
+        .expect("signed by the provider")
+        .claims;
+    (header, claims)
+}
+
+/// A logout token checked as Back-Channel Logout 1.0 §2.6 asks; its claims.
+async fn logout_token(app: &TestApp, token: &str, rp: &Rp, id_claims: &Value) -> Value {
+    let (header, claims) = verified(app, token).await;
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    assert_eq!(claims["iss"], app.address);
+    assert_eq!(claims["aud"], rp.client_id.as_str());
+    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    assert!(exp > iat && exp - iat <= 120, "exp ≤ iat + 120");
+    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    assert_eq!(
+        claims["events"],
+        json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+    );
+    assert!(claims.get("nonce").is_none());
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    claims
+}
+
+/// Signs `email` in (registering it first) and returns the session cookie.
+async fn browser(app: &TestApp, email: &str) -> String {
+    app.create_user(email).await;
+    app.browser_login(email).await
+}
+
+#[tokio::test]
+async fn discovery_names_every_endpoint_and_the_jwks_holds_public_rsa_keys_only() {
+    let app = spawn_app().await;
+    let d: Value = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], app.address);
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+    ] {
+        assert!(d[endpoint].as_str().unwrap().starts_with(&app.address), "{endpoint}");
+    }
+    assert_eq!(d["response_types_supported"], json!(["code"]));
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(d["subject_types_supported"], json!(["public"]));
+    assert_eq!(d["backchannel_logout_supported"], true);
+    assert_eq!(d["backchannel_logout_session_supported"], true);
+    for (list, wanted) in [
+        ("grant_types_supported", vec!["authorization_code", "refresh_token", "client_credentials"]),
+        ("token_endpoint_auth_methods_supported", vec!["client_secret_basic", "client_secret_post", "none"]),
+        ("scopes_supported", vec!["openid", "email", "offline_access"]),
+        ("id_token_signing_alg_values_supported", vec!["RS256"]),
+    ] {
+        for w in wanted {
+            assert!(d[list].as_array().unwrap().contains(&json!(w)), "{list} has {w}");
+        }
+    }
+    let jwks: Value = app
+        .client
+        .get(d["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    for k in keys {
+        assert_eq!(k["kty"], "RSA");
+        assert_eq!(k["use"], "sig");
+        assert_eq!(k["alg"], "RS256");
+        assert!(k["kid"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap().len() >= 256);
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "no private part {private}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_code_flow_goes_through_login_and_every_token_dies_with_the_browser_signin() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let rp = register(&app, false, Some(&receiver.url)).await;
+    app.create_user("ada@example.com").await;
+
+    // Not signed in: to /login, and back to the authorization after it.
+    let res = app.get(&rp.authorize_path(&[]), None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert!(to.starts_with("/login?next="), "{to}");
+    let next = query_of(&format!("http://x{to}"))["next"].clone();
+    let res = app.login_form("ada@example.com", PASSWORD, Some(&next)).await;
+    assert_eq!(location(&res), next);
+    let cookie = crate::helpers::session_cookie(&res).unwrap();
+    let code = rp.code(&app, &cookie).await;
+
+    let tokens = rp.exchange(&app, &code).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(tokens["expires_in"].as_i64().unwrap() > 0);
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (header, id) = verified(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(id["aud"], rp.client_id.as_str());
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["email"], "ada@example.com");
+    assert_ne!(id["sub"], "ada@example.com", "sub is stable, not the email");
+    assert!(id["auth_time"].as_i64().is_some() && id["iat"].as_i64().is_some());
+    let sid = id["sid"].as_str().unwrap().to_owned();
+    assert!(!cookie.contains(&sid), "sid is not the session cookie");
+
+    // The sign-in's page lists the application.
+    let page = app.get("/sessions", Some(&cookie)).await.text().await.unwrap();
+    assert!(page.contains("Applications signed in through it"), "{page}");
+
+    let info: Value = userinfo(&app, access).await.json().await.unwrap();
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["email"], "ada@example.com");
+    let active = rp.introspect(&app, access).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], rp.client_id.as_str());
+    assert_eq!(active["sid"], sid.as_str());
+    assert_eq!(active["token_type"], "Bearer");
+    for member in ["sub", "scope", "exp", "iat"] {
+        assert!(active.get(member).is_some(), "{member}");
+    }
+    // The seed APIs do not take a client's access token.
+    let me = app.client.get(app.url("/api/v1/account/me")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+
+    // A refresh rotates.
+    let res = rp.refresh(&app, refresh).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated: Value = res.json().await.unwrap();
+    let refresh2 = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let access2 = rotated["access_token"].as_str().unwrap().to_owned();
+
+    // The Log out button: the sign-in ends, and so does everything the client holds.
+    let res = app.form("logout", Some(&cookie), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = rp.refresh(&app, &refresh2).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "invalid_grant"}));
+    let res = userinfo(&app, &access2).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    assert_eq!(rp.introspect(&app, &access2).await, json!({"active": false}));
+    assert_eq!(rp.introspect(&app, &refresh2).await, json!({"active": false}));
+
+    let got = receiver.wait_for(1).await;
+    let claims = logout_token(&app, &got[0], &rp, &id).await;
+    assert_eq!(claims["reason"], "logout");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.tokens().len(), 1, "exactly one logout token");
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_and_its_second_use_revokes_what_the_first_issued() {
+    let app = spawn_app().await;
+    let rp = register(&app, false, None).await;
+    let cookie = browser(&app, "ada@example.com").await;
+    let code = rp.code(&app, &cookie).await;
+    let tokens = rp.exchange(&app, &code).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(rp.introspect(&app, access).await["active"], true);
+    let again = rp
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(again.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(rp.introspect(&app, access).await, json!({"active": false}));
+    let res = rp.refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // The browser's sign-in itself goes on.
+    assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn authorization_requests_are_checked_before_anything_is_issued() {
+    let app = spawn_app().await;
+    let public = register(&app, true, None).await;
+    let cookie = browser(&app, "ada@example.com").await;
+
+    // An unregistered redirect_uri is never redirected to.
+    let mut evil = Rp { redirect_uri: "https://evil.example/cb".into(), ..register(&app, true, None).await };
+    evil.client_id = public.client_id.clone();
+    let res = app.get(&evil.authorize_path(&[]), Some(&cookie)).await;
+    assert_eq!(location(&res), "/authorize/error?error=invalid_redirect_uri");
+    let page = app.get("/authorize/error?error=invalid_redirect_uri", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    // An unknown client likewise.
+    let res = app.get("/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", None).await;
+    assert_eq!(location(&res), "/authorize/error?error=unknown_client");
+
+    // A public client without PKCE: back to the client with the error and the state.
+    let q = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s9",
+        public.client_id,
+        urlencode(REDIRECT)
+    );
+    let to = location(&app.get(&q, Some(&cookie)).await);
+    let back = query_of(&to);
+    assert!(to.starts_with(REDIRECT));
+    assert_eq!(back["error"], "invalid_request");
+    assert_eq!(back["state"], "s9");
+    // response_type other than code.
+    let to = location(&app.get(&q.replace("response_type=code", "response_type=token"), Some(&cookie)).await);
+    assert_eq!(query_of(&to)["error"], "unsupported_response_type");
+    // prompt=none without a sign-in.
+    let to = location(&app.get(&public.authorize_path(&[("prompt", "none")]), None).await);
+    assert!(to.starts_with(REDIRECT));
+    assert_eq!(query_of(&to)["error"], "login_required");
+    assert_eq!(query_of(&to)["state"], "st-1");
+    // prompt=none with one: a code.
+    let to = location(&app.get(&public.authorize_path(&[("prompt", "none")]), Some(&cookie)).await);
+    assert!(query_of(&to).contains_key("code"));
+
+    // A wrong verifier, or none, fails the exchange (and uses the code up).
+    let code = public.code(&app, &cookie).await;
+    let wrong = public
+        .token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // A confidential client's wrong secret.
+    let conf = register(&app, false, None).await;
+    let res = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&conf.client_id, Some("socs_wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_client");
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn client_credentials_issue_a_token_with_no_signin_and_introspection_needs_a_client() {
+    let app = spawn_app().await;
+    let rp = register(&app, false, None).await;
+    let res = rp.token(&app, &[("grant_type", "client_credentials"), ("scope", "email")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens: Value = res.json().await.unwrap();
+    assert!(tokens.get("refresh_token").is_none() && tokens.get("id_token").is_none());
+    let access = tokens["access_token"].as_str().unwrap();
+    let active = rp.introspect(&app, access).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], rp.client_id.as_str());
+    // No user behind it.
+    assert_eq!(userinfo(&app, access).await.status(), StatusCode::UNAUTHORIZED);
+    // Introspection without a client.
+    let res = app.client.post(app.url("/oauth/introspect")).form(&[("token", access)]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Garbage is inactive, with no other member.
+    assert_eq!(rp.introspect(&app, "nonsense").await, json!({"active": false}));
+    // A public client may not use client credentials.
+    let public = register(&app, true, None).await;
+    let res = public.token(&app, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    let res = rp.token(&app, &[("grant_type", "password")]).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+}
+
+/// Signs in through the provider: the ID token's claims and the token answer.
+async fn signed_in_app(app: &TestApp, rp: &Rp, cookie: &str) -> (Value, Value) {
+    let code = rp.code(app, cookie).await;
+    let tokens = rp.exchange(app, &code).await;
+    let (_, id) = verified(app, tokens["id_token"].as_str().unwrap()).await;
+    (id, tokens)
+}
+
+fn end_session_path(pairs: &[(&str, &str)]) -> String {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("/end-session?{q}")
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_with_a_valid_hint_ends_the_signin_and_tells_every_client_once() {
+    let app = spawn_app().await;
+    let (r1, r2) = (Receiver::start().await, Receiver::start().await);
+    let (a, b) = (
+        register(&app, false, Some(&r1.url)).await,
+        register(&app, true, Some(&r2.url)).await,
+    );
+    let cookie = browser(&app, "ada@example.com").await;
+    let (id_a, tokens_a) = signed_in_app(&app, &a, &cookie).await;
+    let (id_b, _) = signed_in_app(&app, &b, &cookie).await;
+    assert_eq!(id_a["sid"], id_b["sid"]);
+    let hint = tokens_a["id_token"].as_str().unwrap();
+    let res = app
+        .get(
+            &end_session_path(&[
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+                ("state", "bye-1"),
+            ]),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("{AFTER_LOGOUT}?state=bye-1"));
+    // Signed out here.
+    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?logged_out=1");
+    for (receiver, rp, id) in [(&r1, &a, &id_a), (&r2, &b, &id_b)] {
+        let got = receiver.wait_for(1).await;
+        let claims = logout_token(&app, &got[0], rp, id).await;
+        assert_eq!(claims["reason"], "rp_logout");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r1.tokens().len() + r2.tokens().len(), 2, "each client exactly once");
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_an_unregistered_uri() {
+    let app = spawn_app().await;
+    let rp = register(&app, false, None).await;
+    let cookie = browser(&app, "ada@example.com").await;
+    let (_, tokens) = signed_in_app(&app, &rp, &cookie).await;
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    let mut altered = hint.clone();
+    let tail = altered.pop().unwrap();
+    altered.push(if tail == 'A' { 'B' } else { 'A' });
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![],                                                        // no parameters
+        vec![("state", "only-state")],                                 // only state
+        vec![("post_logout_redirect_uri", AFTER_LOGOUT), ("client_id", &rp.client_id)], // no hint
+        vec![("id_token_hint", &altered), ("post_logout_redirect_uri", AFTER_LOGOUT)], // altered
+        vec![("id_token_hint", &hint), ("post_logout_redirect_uri", "https://evil.example/")], // bad uri
+    ];
+    for pairs in cases {
+        let res = app.get(&end_session_path(&pairs), Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{pairs:?}");
+        let to = location(&res);
+        assert!(to.starts_with("/logout"), "{pairs:?} asks: {to}");
+        assert!(!to.contains("evil.example"));
+        let page = app.get(&to, Some(&cookie)).await.text().await.unwrap();
+        assert!(page.contains("Log out of Signoff?"));
+        // Nothing ended.
+        assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK, "{pairs:?}");
+    }
+    // The button: with a registered address, back to it with the state.
+    let res = app
+        .form(
+            "confirm_logout",
+            Some(&cookie),
+            &[("client_id", &rp.client_id), ("post_logout_redirect_uri", AFTER_LOGOUT), ("state", "s2")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("{AFTER_LOGOUT}?state=s2"));
+    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?logged_out=1");
+    // Without the hint's sign-in (already over): asks again, and the button only goes to /login.
+    let res = app.get(&end_session_path(&[("id_token_hint", &hint)]), None).await;
+    assert!(location(&res).starts_with("/logout"));
+    let res = app
+        .form("confirm_logout", None, &[("client_id", &rp.client_id), ("post_logout_redirect_uri", "https://evil.example/")])
+        .await;
+    assert_eq!(location(&res), "/login?logged_out=1");
+}
+
+#[tokio::test]
+async fn refresh_reuse_ends_the_browser_signin_and_every_client_hears_why() {
+    let app = spawn_app_with(|c| c.refresh_grace = Duration::ZERO).await;
+    let receiver = Receiver::start().await;
+    let rp = register(&app, false, Some(&receiver.url)).await;
+    let cookie = browser(&app, "ada@example.com").await;
+    let (id, tokens) = signed_in_app(&app, &rp, &cookie).await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(rp.refresh(&app, first).await.status(), StatusCode::OK);
+    assert_eq!(rp.refresh(&app, first).await.status(), StatusCode::BAD_REQUEST);
+    let got = receiver.wait_for(1).await;
+    assert_eq!(logout_token(&app, &got[0], &rp, &id).await["reason"], "refresh_reuse");
+    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?ended=refresh_reuse");
+}
+
+#[tokio::test]
+async fn every_kind_of_ending_sends_logout_tokens() {
+    let app = spawn_app_with(|c| {
+        c.session_idle = Duration::from_secs(3);
+        c.sweep_every = Duration::from_secs(1);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let rp = register(&app, false, Some(&receiver.url)).await;
+    app.create_user("ada@example.com").await;
+    let mut seen = 0;
+    let mut expect = async |reason: &str, id: &Value| {
+        seen += 1;
+        let got = receiver.wait_for(seen).await;
+        let claims = logout_token(&app, &got[seen - 1], &rp, id).await;
+        assert_eq!(claims["reason"], reason);
+    };
+    // Log out everywhere from /sessions.
+    let cookie = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &cookie).await;
+    app.form("logout_everywhere", Some(&cookie), &[]).await;
+    expect("logout_global", &id).await;
+    // RFC 7009 revocation of the client's refresh token.
+    let cookie = app.browser_login("ada@example.com").await;
+    let (id, tokens) = signed_in_app(&app, &rp, &cookie).await;
+    let res = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    expect("revoked", &id).await;
+    // A password change that ends the other sign-ins.
+    let other = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &other).await;
+    let keep = app.browser_login("ada@example.com").await;
+    app.form(
+        "change_password",
+        Some(&keep),
+        &[("current_password", PASSWORD), ("new_password", PASSWORD), ("sign_out_others", "on")],
+    )
+    .await;
+    expect("password_changed", &id).await;
+    // The operator.
+    let (id, _) = signed_in_app(&app, &rp, &keep).await;
+    let user = app.state.auth.user_by_email("ada@example.com").await.unwrap().unwrap();
+    app.state.auth.end_all_signins_as_operator(&user, Some("test")).await.unwrap();
+    expect("admin", &id).await;
+    // Idle: nobody comes back; the sweeper ends it.
+    let cookie = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &cookie).await;
+    expect("idle", &id).await;
+}
+
+#[tokio::test]
+async fn a_receiver_answering_4xx_is_not_retried_and_one_answering_5xx_is() {
+    let app = spawn_app().await;
+    let (flaky, refusing) = (Receiver::start().await, Receiver::start().await);
+    flaky.answers.lock().unwrap().push(503);
+    refusing.answers.lock().unwrap().push(400);
+    let (a, b) = (
+        register(&app, false, Some(&flaky.url)).await,
+        register(&app, false, Some(&refusing.url)).await,
+    );
+    let cookie = browser(&app, "ada@example.com").await;
+    let (id_a, _) = signed_in_app(&app, &a, &cookie).await;
+    signed_in_app(&app, &b, &cookie).await;
+    app.form("logout", Some(&cookie), &[]).await;
+    // Retried after a second's back-off, and then delivered.
+    let got = flaky.wait_for(1).await;
+    logout_token(&app, &got[0], &a, &id_a).await;
+    assert_eq!(*flaky.posts.lock().unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(*refusing.posts.lock().unwrap(), 1, "a 4xx is final");
+    assert!(refusing.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
+    let app = spawn_app().await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signoff"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "clients", "add", "--name", "Wiki", "--redirect-uri", REDIRECT, "--redirect-uri",
+        "https://app.example/cb2", "--post-logout-redirect-uri", AFTER_LOGOUT, "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = added["client_id"].as_str().unwrap();
+    let secret = added["client_secret"].as_str().unwrap();
+    // Usable by the running server at once.
+    let res = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let public = cli(&["clients", "add", "--name", "SPA", "--redirect-uri", REDIRECT, "--public", "--json"]);
+    let public: Value = serde_json::from_slice(&public.stdout).unwrap();
+    assert!(public.get("client_secret").is_none());
+    let listed = cli(&["clients", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(!String::from_utf8_lossy(&cli(&["clients", "list"]).stdout).contains(secret));
+    // The secret is stored as a digest only.
+    let stored: Vec<(Option<String>,)> = sqlx::query_as("SELECT secret_digest FROM oidc_clients")
+        .fetch_all(&sqlx::SqlitePool::connect(&app.database_url).await.unwrap())
+        .await
+        .unwrap_or_default();
+    assert!(stored.iter().all(|(d,)| d.as_deref() != Some(secret)));
+    assert!(cli(&["clients", "remove", id]).status.success());
+    let res = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let bad = cli(&["clients", "add", "--name", "X", "--redirect-uri", "/relative"]);
+    assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once() {
+    let Some(db) =
+        require_postgres("on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once").await
+    else {
+        return;
+    };
+    let a = start(&db.url).await;
+    let b = start(&db.url).await;
+    let (r1, r2) = (Receiver::start().await, Receiver::start().await);
+    let (c1, c2) = (
+        register(&a, false, Some(&r1.url)).await,
+        register(&a, false, Some(&r2.url)).await,
+    );
+    let cookie = browser(&a, "ada@example.com").await;
+    let (id1, t1) = signed_in_app(&a, &c1, &cookie).await;
+    let (id2, _) = signed_in_app(&b, &c2, &cookie).await;
+    // B refuses A's tokens the moment A's logout is answered.
+    let access = t1["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&b, access).await.status(), StatusCode::OK);
+    a.form("logout", Some(&cookie), &[]).await;
+    assert_eq!(userinfo(&b, access).await.status(), StatusCode::UNAUTHORIZED);
+    let got = r1.wait_for(1).await;
+    logout_token(&a, &got[0], &c1, &id1).await;
+    let got = r2.wait_for(1).await;
+    logout_token(&b, &got[0], &c2, &id2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(r1.tokens().len() + r2.tokens().len(), 2, "exactly once each, across both instances");
+}
