@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use signoff::server::domain::oidc::{clients, NewClient};
 
-use crate::helpers::{location, require_postgres, spawn_app, spawn_app_with, start, TestApp, PASSWORD};
+use crate::helpers::{
+    location, require_postgres, spawn_app, spawn_app_with, start_with, TestApp, PASSWORD,
+};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -149,7 +151,7 @@ impl Rp {
         assert!(to.starts_with(REDIRECT), "{to}");
         let q = query_of(&to);
         assert_eq!(q["state"], "st-1");
-        assert_eq!(q["iss"], app.address);
+        assert_eq!(q["iss"], issuer(app));
         q["code"].clone()
     }
 
@@ -208,6 +210,11 @@ async fn userinfo(app: &TestApp, access: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The provider's issuer: its address, unless `SIGNOFF_PUBLIC_URL` says otherwise.
+fn issuer(app: &TestApp) -> &str {
+    &app.state.auth.oidc_provider().issuer
+}
+
 /// The JWT's header and claims, its signature checked against the provider's JWKS.
 async fn verified(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
     let jwks: Value = app
@@ -234,7 +241,7 @@ async fn verified(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
     .unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
-    validation.set_issuer(&[&app.address]);
+    validation.set_issuer(&[issuer(app)]);
     let claims = jsonwebtoken::decode::<Value>(jwt, &decoding, &validation)
         .expect("signed by the provider")
         .claims;
@@ -245,7 +252,7 @@ async fn verified(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
 async fn logout_token(app: &TestApp, token: &str, rp: &Rp, id_claims: &Value) -> Value {
     let (header, claims) = verified(app, token).await;
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-    assert_eq!(claims["iss"], app.address);
+    assert_eq!(claims["iss"], issuer(app));
     assert_eq!(claims["aud"], rp.client_id.as_str());
     let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
     assert!(exp > iat && exp - iat <= 120, "exp ≤ iat + 120");
@@ -575,7 +582,7 @@ async fn rp_initiated_logout_with_a_valid_hint_ends_the_signin_and_tells_every_c
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), format!("{AFTER_LOGOUT}?state=bye-1"));
     // Signed out here.
-    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?logged_out=1");
+    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login");
     for (receiver, rp, id) in [(&r1, &a, &id_a), (&r2, &b, &id_b)] {
         let got = receiver.wait_for(1).await;
         let claims = logout_token(&app, &got[0], rp, id).await;
@@ -623,7 +630,7 @@ async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_a
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), format!("{AFTER_LOGOUT}?state=s2"));
-    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?logged_out=1");
+    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login");
     // Without the hint's sign-in (already over): asks again, and the button only goes to /login.
     let res = app.get(&end_session_path(&[("id_token_hint", &hint)]), None).await;
     assert!(location(&res).starts_with("/logout"));
@@ -790,8 +797,14 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
     else {
         return;
     };
-    let a = start(&db.url).await;
-    let b = start(&db.url).await;
+    // Instances behind one public URL: one issuer.
+    let config = || {
+        let mut c = signoff::server::Config::for_tests(&db.url);
+        c.public_url = Some("https://signoff.test".into());
+        c
+    };
+    let a = start_with(config()).await;
+    let b = start_with(config()).await;
     let (r1, r2) = (Receiver::start().await, Receiver::start().await);
     let (c1, c2) = (
         register(&a, false, Some(&r1.url)).await,
