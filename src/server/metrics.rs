@@ -148,15 +148,20 @@ async fn levels(auth: &Auth) {
     let db = auth.db();
     let active: Result<i64, _> = with_pool!(db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM signins WHERE ended_at IS NULL").fetch_one(p).await);
-    let pending: Result<i64, _> = with_pool!(db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
-        .fetch_one(p).await);
+    let pending: Result<Vec<(String, i64)>, _> = with_pool!(db, p => sqlx::query_as(
+        "SELECT kind, COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL \
+         GROUP BY kind")
+        .fetch_all(p).await);
     // A database that does not answer leaves the last values (and `/readyz` says why).
     if let Ok(active) = active {
         metrics::gauge!("signoff_signins_active").set(active as f64);
     }
     if let Ok(pending) = pending {
-        metrics::gauge!("signoff_outbox_pending", "kind" => "webhook").set(pending as f64);
+        // Both kinds always, zero included: a drained outbox reads 0, not its last backlog.
+        for kind in ["webhook", "backchannel"] {
+            let n = pending.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+            metrics::gauge!("signoff_outbox_pending", "kind" => kind).set(n as f64);
+        }
     }
     let revocations = auth.revocations();
     metrics::gauge!("signoff_denylist_entries").set(revocations.len() as f64);
@@ -174,6 +179,8 @@ const LOGOUTS: &[(&str, &str)] = &[
     ("/_fn/logout_others", "browser"),
     ("/_fn/logout_everywhere", "browser"),
     ("/_fn/end_session", "browser"),
+    ("/end-session", "oidc"),
+    ("/_fn/confirm_logout", "oidc"),
 ];
 
 /// The server functions of `crate::pages` (`#[server(prefix = "/_fn", endpoint = …)]`). One added
@@ -194,6 +201,7 @@ const SERVER_FNS: &[&str] = &[
     "tokens_page",
     "create_token",
     "revoke_token",
+    "confirm_logout",
 ];
 
 /// Middleware (installed when metrics are on): counts and times every request by its route
