@@ -30,9 +30,9 @@ pub fn LogoutConfirmPage() -> impl IntoView {
             subtitle="An application asked Signoff to sign you out.">
             <p>"Logging out ends your Signoff sign-in in this browser, and every application you signed in to through it is told."</p>
             <ActionForm action=action attr:class="form" attr:data-leaves="">
-                <input type="hidden" name="client_id" prop:value=param("client_id")/>
-                <input type="hidden" name="post_logout_redirect_uri" prop:value=param("post_logout_redirect_uri")/>
-                <input type="hidden" name="state" prop:value=param("state")/>
+                <input type="hidden" name="client_id" value=param("client_id")/>
+                <input type="hidden" name="post_logout_redirect_uri" value=param("post_logout_redirect_uri")/>
+                <input type="hidden" name="state" value=param("state")/>
                 <button type="submit" class="button button-primary">"Log out"</button>
             </ActionForm>
             <p class="alt"><A href="/">"Stay signed in"</A></p>

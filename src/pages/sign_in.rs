@@ -60,7 +60,7 @@ pub fn LoginPage() -> impl IntoView {
             <ErrorBanner message=error/>
             <ActionForm action=action attr:class="form">
                 <CredentialFields new_account=false/>
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <button type="submit" class="button button-primary">"Sign in"</button>
             </ActionForm>
             <p class="alt">"New to Signoff? " <A href="/register">"Create an account"</A></p>

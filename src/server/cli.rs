@@ -285,8 +285,8 @@ pub async fn run(command: Command) -> Result<(), String> {
         Command::Keys(Keys::Rotate) => {
             let config = Config::from_env()?;
             let dir = config.oidc_keys_dir();
-            let (kid, deleted) = crate::server::domain::oidc::keys::rotate(&dir)
-                .map_err(|e| e.to_string())?;
+            let (kid, deleted) =
+                crate::server::domain::oidc::keys::rotate(&dir).map_err(|e| e.to_string())?;
             println!("New signing key {kid} in {}.", dir.display());
             for old in deleted {
                 println!("Deleted retired key {old}.");
@@ -363,7 +363,10 @@ async fn clients(command: Clients) -> Result<(), String> {
             }
         }
         Clients::Remove { client_id } => {
-            if clients::remove(&db, &client_id).await.map_err(|e| e.to_string())? {
+            if clients::remove(&db, &client_id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 println!("Removed client {client_id}.");
             } else {
                 return Err(format!("no client has the id {client_id:?}"));

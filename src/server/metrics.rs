@@ -159,7 +159,10 @@ async fn levels(auth: &Auth) {
     if let Ok(pending) = pending {
         // Both kinds always, zero included: a drained outbox reads 0, not its last backlog.
         for kind in ["webhook", "backchannel"] {
-            let n = pending.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+            let n = pending
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map_or(0, |(_, n)| *n);
             metrics::gauge!("signoff_outbox_pending", "kind" => kind).set(n as f64);
         }
     }

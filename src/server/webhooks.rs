@@ -69,12 +69,7 @@ pub fn sign(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// Starts delivering (nothing to do when no receiver is configured).
-pub fn spawn(
-    db: Db,
-    outbox: Outbox,
-    secret: Option<WebhookSecret>,
-    provider: Arc<Provider>,
-) {
+pub fn spawn(db: Db, outbox: Outbox, secret: Option<WebhookSecret>, provider: Arc<Provider>) {
     let senders = Arc::new(Senders { secret, provider });
     let client = match reqwest::Client::builder()
         .timeout(TIMEOUT)
@@ -154,7 +149,9 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Senders) -> Re
             BACKCHANNEL => send_logout_token(client, &senders.provider, &row).await,
             _ => match &senders.secret {
                 Some(secret) => send(client, secret, &row).await,
-                None => Err(Failure::Retry("no SIGNOFF_WEBHOOK_SECRET to sign with".into())),
+                None => Err(Failure::Retry(
+                    "no SIGNOFF_WEBHOOK_SECRET to sign with".into(),
+                )),
             },
         };
         record(db, &row, outcome).await
@@ -239,7 +236,11 @@ async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), Failure>) -
     let attempts = row.attempts + 1;
     // The endpoint without path or query (which may carry a token of the receiver's) for the log.
     let host = endpoint_for_logs(&row.endpoint);
-    let kind: &'static str = if row.kind == BACKCHANNEL { BACKCHANNEL } else { "webhook" };
+    let kind: &'static str = if row.kind == BACKCHANNEL {
+        BACKCHANNEL
+    } else {
+        "webhook"
+    };
     if outcome.is_err() {
         metrics::counter!("signoff_outbox_failures_total", "kind" => kind).increment(1);
     }

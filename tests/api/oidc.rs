@@ -183,8 +183,11 @@ impl Rp {
     }
 
     async fn refresh(&self, app: &TestApp, refresh: &str) -> reqwest::Response {
-        self.token(app, &[("grant_type", "refresh_token"), ("refresh_token", refresh)])
-            .await
+        self.token(
+            app,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await
     }
 
     async fn introspect(&self, app: &TestApp, token: &str) -> Value {
@@ -254,7 +257,10 @@ async fn logout_token(app: &TestApp, token: &str, rp: &Rp, id_claims: &Value) ->
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     assert_eq!(claims["iss"], issuer(app));
     assert_eq!(claims["aud"], rp.client_id.as_str());
-    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
     assert!(exp > iat && exp - iat <= 120, "exp ≤ iat + 120");
     assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
     assert_eq!(
@@ -295,7 +301,10 @@ async fn discovery_names_every_endpoint_and_the_jwks_holds_public_rsa_keys_only(
         "introspection_endpoint",
         "revocation_endpoint",
     ] {
-        assert!(d[endpoint].as_str().unwrap().starts_with(&app.address), "{endpoint}");
+        assert!(
+            d[endpoint].as_str().unwrap().starts_with(&app.address),
+            "{endpoint}"
+        );
     }
     assert_eq!(d["response_types_supported"], json!(["code"]));
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
@@ -303,13 +312,25 @@ async fn discovery_names_every_endpoint_and_the_jwks_holds_public_rsa_keys_only(
     assert_eq!(d["backchannel_logout_supported"], true);
     assert_eq!(d["backchannel_logout_session_supported"], true);
     for (list, wanted) in [
-        ("grant_types_supported", vec!["authorization_code", "refresh_token", "client_credentials"]),
-        ("token_endpoint_auth_methods_supported", vec!["client_secret_basic", "client_secret_post", "none"]),
-        ("scopes_supported", vec!["openid", "email", "offline_access"]),
+        (
+            "grant_types_supported",
+            vec!["authorization_code", "refresh_token", "client_credentials"],
+        ),
+        (
+            "token_endpoint_auth_methods_supported",
+            vec!["client_secret_basic", "client_secret_post", "none"],
+        ),
+        (
+            "scopes_supported",
+            vec!["openid", "email", "offline_access"],
+        ),
         ("id_token_signing_alg_values_supported", vec!["RS256"]),
     ] {
         for w in wanted {
-            assert!(d[list].as_array().unwrap().contains(&json!(w)), "{list} has {w}");
+            assert!(
+                d[list].as_array().unwrap().contains(&json!(w)),
+                "{list} has {w}"
+            );
         }
     }
     let jwks: Value = app
@@ -328,7 +349,13 @@ async fn discovery_names_every_endpoint_and_the_jwks_holds_public_rsa_keys_only(
         assert_eq!(k["use"], "sig");
         assert_eq!(k["alg"], "RS256");
         assert!(k["kid"].as_str().is_some_and(|s| !s.is_empty()));
-        assert!(URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap().len() >= 256);
+        assert!(
+            URL_SAFE_NO_PAD
+                .decode(k["n"].as_str().unwrap())
+                .unwrap()
+                .len()
+                >= 256
+        );
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
             assert!(k.get(private).is_none(), "no private part {private}");
         }
@@ -348,7 +375,12 @@ async fn the_code_flow_goes_through_login_and_every_token_dies_with_the_browser_
     let to = location(&res);
     assert!(to.starts_with("/login?next="), "{to}");
     let next = query_of(&format!("http://x{to}"))["next"].clone();
-    let res = app.login_form("ada@example.com", PASSWORD, Some(&next)).await;
+    // The page carries it in its form (JavaScript or not).
+    let page = app.get(&to, None).await.text().await.unwrap();
+    assert!(page.contains(r#"name="next" value="/authorize?"#), "{page}");
+    let res = app
+        .login_form("ada@example.com", PASSWORD, Some(&next))
+        .await;
     assert_eq!(location(&res), next);
     let cookie = crate::helpers::session_cookie(&res).unwrap();
     let code = rp.code(&app, &cookie).await;
@@ -369,7 +401,12 @@ async fn the_code_flow_goes_through_login_and_every_token_dies_with_the_browser_
     assert!(!cookie.contains(&sid), "sid is not the session cookie");
 
     // The sign-in's page lists the application.
-    let page = app.get("/sessions", Some(&cookie)).await.text().await.unwrap();
+    let page = app
+        .get("/sessions", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Applications signed in through it"), "{page}");
 
     let info: Value = userinfo(&app, access).await.json().await.unwrap();
@@ -384,7 +421,13 @@ async fn the_code_flow_goes_through_login_and_every_token_dies_with_the_browser_
         assert!(active.get(member).is_some(), "{member}");
     }
     // The seed APIs do not take a client's access token.
-    let me = app.client.get(app.url("/api/v1/account/me")).bearer_auth(access).send().await.unwrap();
+    let me = app
+        .client
+        .get(app.url("/api/v1/account/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 
     // A refresh rotates.
@@ -399,12 +442,24 @@ async fn the_code_flow_goes_through_login_and_every_token_dies_with_the_browser_
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = rp.refresh(&app, &refresh2).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "invalid_grant"}));
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"error": "invalid_grant"})
+    );
     let res = userinfo(&app, &access2).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(res.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
-    assert_eq!(rp.introspect(&app, &access2).await, json!({"active": false}));
-    assert_eq!(rp.introspect(&app, &refresh2).await, json!({"active": false}));
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+    assert_eq!(
+        rp.introspect(&app, &access2).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        rp.introspect(&app, &refresh2).await,
+        json!({"active": false})
+    );
 
     let got = receiver.wait_for(1).await;
     let claims = logout_token(&app, &got[0], &rp, &id).await;
@@ -434,9 +489,14 @@ async fn a_code_is_single_use_and_its_second_use_revokes_what_the_first_issued()
         )
         .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(again.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     assert_eq!(rp.introspect(&app, access).await, json!({"active": false}));
-    let res = rp.refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    let res = rp
+        .refresh(&app, tokens["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
     // The browser's sign-in itself goes on.
     assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK);
@@ -449,15 +509,30 @@ async fn authorization_requests_are_checked_before_anything_is_issued() {
     let cookie = browser(&app, "ada@example.com").await;
 
     // An unregistered redirect_uri is never redirected to.
-    let mut evil = Rp { redirect_uri: "https://evil.example/cb".into(), ..register(&app, true, None).await };
+    let mut evil = Rp {
+        redirect_uri: "https://evil.example/cb".into(),
+        ..register(&app, true, None).await
+    };
     evil.client_id = public.client_id.clone();
     let res = app.get(&evil.authorize_path(&[]), Some(&cookie)).await;
-    assert_eq!(location(&res), "/authorize/error?error=invalid_redirect_uri");
-    let page = app.get("/authorize/error?error=invalid_redirect_uri", None).await;
-    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
+    let page = res.text().await.unwrap();
+    assert!(page.contains("did not register"), "{page}");
     // An unknown client likewise.
-    let res = app.get("/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", None).await;
-    assert_eq!(location(&res), "/authorize/error?error=unknown_client");
+    let res = app
+        .get(
+            "/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("not registered with Signoff"));
 
     // A public client without PKCE: back to the client with the error and the state.
     let q = format!(
@@ -471,15 +546,27 @@ async fn authorization_requests_are_checked_before_anything_is_issued() {
     assert_eq!(back["error"], "invalid_request");
     assert_eq!(back["state"], "s9");
     // response_type other than code.
-    let to = location(&app.get(&q.replace("response_type=code", "response_type=token"), Some(&cookie)).await);
+    let to = location(
+        &app.get(
+            &q.replace("response_type=code", "response_type=token"),
+            Some(&cookie),
+        )
+        .await,
+    );
     assert_eq!(query_of(&to)["error"], "unsupported_response_type");
     // prompt=none without a sign-in.
-    let to = location(&app.get(&public.authorize_path(&[("prompt", "none")]), None).await);
+    let to = location(
+        &app.get(&public.authorize_path(&[("prompt", "none")]), None)
+            .await,
+    );
     assert!(to.starts_with(REDIRECT));
     assert_eq!(query_of(&to)["error"], "login_required");
     assert_eq!(query_of(&to)["state"], "st-1");
     // prompt=none with one: a code.
-    let to = location(&app.get(&public.authorize_path(&[("prompt", "none")]), Some(&cookie)).await);
+    let to = location(
+        &app.get(&public.authorize_path(&[("prompt", "none")]), Some(&cookie))
+            .await,
+    );
     assert!(query_of(&to).contains_key("code"));
 
     // A wrong verifier, or none, fails the exchange (and uses the code up).
@@ -491,11 +578,17 @@ async fn authorization_requests_are_checked_before_anything_is_issued() {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", REDIRECT),
-                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx"),
+                (
+                    "code_verifier",
+                    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+                ),
             ],
         )
         .await;
-    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     // A confidential client's wrong secret.
     let conf = register(&app, false, None).await;
     let res = app
@@ -507,7 +600,10 @@ async fn authorization_requests_are_checked_before_anything_is_issued() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
 }
 
 fn urlencode(s: &str) -> String {
@@ -518,7 +614,12 @@ fn urlencode(s: &str) -> String {
 async fn client_credentials_issue_a_token_with_no_signin_and_introspection_needs_a_client() {
     let app = spawn_app().await;
     let rp = register(&app, false, None).await;
-    let res = rp.token(&app, &[("grant_type", "client_credentials"), ("scope", "email")]).await;
+    let res = rp
+        .token(
+            &app,
+            &[("grant_type", "client_credentials"), ("scope", "email")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let tokens: Value = res.json().await.unwrap();
     assert!(tokens.get("refresh_token").is_none() && tokens.get("id_token").is_none());
@@ -527,18 +628,38 @@ async fn client_credentials_issue_a_token_with_no_signin_and_introspection_needs
     assert_eq!(active["active"], true);
     assert_eq!(active["client_id"], rp.client_id.as_str());
     // No user behind it.
-    assert_eq!(userinfo(&app, access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo(&app, access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Introspection without a client.
-    let res = app.client.post(app.url("/oauth/introspect")).form(&[("token", access)]).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Garbage is inactive, with no other member.
-    assert_eq!(rp.introspect(&app, "nonsense").await, json!({"active": false}));
+    assert_eq!(
+        rp.introspect(&app, "nonsense").await,
+        json!({"active": false})
+    );
     // A public client may not use client credentials.
     let public = register(&app, true, None).await;
-    let res = public.token(&app, &[("grant_type", "client_credentials")]).await;
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    let res = public
+        .token(&app, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
     let res = rp.token(&app, &[("grant_type", "password")]).await;
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
 }
 
 /// Signs in through the provider: the ID token's claims and the token answer.
@@ -589,11 +710,16 @@ async fn rp_initiated_logout_with_a_valid_hint_ends_the_signin_and_tells_every_c
         assert_eq!(claims["reason"], "rp_logout");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(r1.tokens().len() + r2.tokens().len(), 2, "each client exactly once");
+    assert_eq!(
+        r1.tokens().len() + r2.tokens().len(),
+        2,
+        "each client exactly once"
+    );
 }
 
 #[tokio::test]
-async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_an_unregistered_uri() {
+async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_an_unregistered_uri()
+{
     let app = spawn_app().await;
     let rp = register(&app, false, None).await;
     let cookie = browser(&app, "ada@example.com").await;
@@ -603,11 +729,20 @@ async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_a
     let tail = altered.pop().unwrap();
     altered.push(if tail == 'A' { 'B' } else { 'A' });
     let cases: Vec<Vec<(&str, &str)>> = vec![
-        vec![],                                                        // no parameters
-        vec![("state", "only-state")],                                 // only state
-        vec![("post_logout_redirect_uri", AFTER_LOGOUT), ("client_id", &rp.client_id)], // no hint
-        vec![("id_token_hint", &altered), ("post_logout_redirect_uri", AFTER_LOGOUT)], // altered
-        vec![("id_token_hint", &hint), ("post_logout_redirect_uri", "https://evil.example/")], // bad uri
+        vec![],                        // no parameters
+        vec![("state", "only-state")], // only state
+        vec![
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("client_id", &rp.client_id),
+        ], // no hint
+        vec![
+            ("id_token_hint", &altered),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+        ], // altered
+        vec![
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ], // bad uri
     ];
     for pairs in cases {
         let res = app.get(&end_session_path(&pairs), Some(&cookie)).await;
@@ -617,25 +752,48 @@ async fn rp_initiated_logout_asks_when_it_cannot_act_at_once_and_never_goes_to_a
         assert!(!to.contains("evil.example"));
         let page = app.get(&to, Some(&cookie)).await.text().await.unwrap();
         assert!(page.contains("Log out of Signoff?"));
+        if to.contains("client_id=") {
+            assert!(
+                page.contains(&format!(r#"name="client_id" value="{}""#, rp.client_id)),
+                "{page}"
+            );
+        }
         // Nothing ended.
-        assert_eq!(app.get("/", Some(&cookie)).await.status(), StatusCode::OK, "{pairs:?}");
+        assert_eq!(
+            app.get("/", Some(&cookie)).await.status(),
+            StatusCode::OK,
+            "{pairs:?}"
+        );
     }
     // The button: with a registered address, back to it with the state.
     let res = app
         .form(
             "confirm_logout",
             Some(&cookie),
-            &[("client_id", &rp.client_id), ("post_logout_redirect_uri", AFTER_LOGOUT), ("state", "s2")],
+            &[
+                ("client_id", &rp.client_id),
+                ("post_logout_redirect_uri", AFTER_LOGOUT),
+                ("state", "s2"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), format!("{AFTER_LOGOUT}?state=s2"));
     assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login");
     // Without the hint's sign-in (already over): asks again, and the button only goes to /login.
-    let res = app.get(&end_session_path(&[("id_token_hint", &hint)]), None).await;
+    let res = app
+        .get(&end_session_path(&[("id_token_hint", &hint)]), None)
+        .await;
     assert!(location(&res).starts_with("/logout"));
     let res = app
-        .form("confirm_logout", None, &[("client_id", &rp.client_id), ("post_logout_redirect_uri", "https://evil.example/")])
+        .form(
+            "confirm_logout",
+            None,
+            &[
+                ("client_id", &rp.client_id),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ],
+        )
         .await;
     assert_eq!(location(&res), "/login?logged_out=1");
 }
@@ -649,10 +807,19 @@ async fn refresh_reuse_ends_the_browser_signin_and_every_client_hears_why() {
     let (id, tokens) = signed_in_app(&app, &rp, &cookie).await;
     let first = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(rp.refresh(&app, first).await.status(), StatusCode::OK);
-    assert_eq!(rp.refresh(&app, first).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        rp.refresh(&app, first).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     let got = receiver.wait_for(1).await;
-    assert_eq!(logout_token(&app, &got[0], &rp, &id).await["reason"], "refresh_reuse");
-    assert_eq!(location(&app.get("/", Some(&cookie)).await), "/login?ended=refresh_reuse");
+    assert_eq!(
+        logout_token(&app, &got[0], &rp, &id).await["reason"],
+        "refresh_reuse"
+    );
+    assert_eq!(
+        location(&app.get("/", Some(&cookie)).await),
+        "/login?ended=refresh_reuse"
+    );
 }
 
 #[tokio::test]
@@ -696,14 +863,28 @@ async fn every_kind_of_ending_sends_logout_tokens() {
     app.form(
         "change_password",
         Some(&keep),
-        &[("current_password", PASSWORD), ("new_password", PASSWORD), ("sign_out_others", "on")],
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", PASSWORD),
+            ("sign_out_others", "on"),
+        ],
     )
     .await;
     expect("password_changed", &id).await;
     // The operator.
     let (id, _) = signed_in_app(&app, &rp, &keep).await;
-    let user = app.state.auth.user_by_email("ada@example.com").await.unwrap().unwrap();
-    app.state.auth.end_all_signins_as_operator(&user, Some("test")).await.unwrap();
+    let user = app
+        .state
+        .auth
+        .user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .auth
+        .end_all_signins_as_operator(&user, Some("test"))
+        .await
+        .unwrap();
     expect("admin", &id).await;
     // Idle: nobody comes back; the sweeper ends it.
     let cookie = app.browser_login("ada@example.com").await;
@@ -746,10 +927,23 @@ async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
             .unwrap()
     };
     let out = cli(&[
-        "clients", "add", "--name", "Wiki", "--redirect-uri", REDIRECT, "--redirect-uri",
-        "https://app.example/cb2", "--post-logout-redirect-uri", AFTER_LOGOUT, "--json",
+        "clients",
+        "add",
+        "--name",
+        "Wiki",
+        "--redirect-uri",
+        REDIRECT,
+        "--redirect-uri",
+        "https://app.example/cb2",
+        "--post-logout-redirect-uri",
+        AFTER_LOGOUT,
+        "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let added: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = added["client_id"].as_str().unwrap();
     let secret = added["client_secret"].as_str().unwrap();
@@ -763,7 +957,16 @@ async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let public = cli(&["clients", "add", "--name", "SPA", "--redirect-uri", REDIRECT, "--public", "--json"]);
+    let public = cli(&[
+        "clients",
+        "add",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        REDIRECT,
+        "--public",
+        "--json",
+    ]);
     let public: Value = serde_json::from_slice(&public.stdout).unwrap();
     assert!(public.get("client_secret").is_none());
     let listed = cli(&["clients", "list", "--json"]);
@@ -786,14 +989,23 @@ async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let bad = cli(&["clients", "add", "--name", "X", "--redirect-uri", "/relative"]);
+    let bad = cli(&[
+        "clients",
+        "add",
+        "--name",
+        "X",
+        "--redirect-uri",
+        "/relative",
+    ]);
     assert!(!bad.status.success());
 }
 
 #[tokio::test]
 async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once() {
-    let Some(db) =
-        require_postgres("on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once").await
+    let Some(db) = require_postgres(
+        "on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once",
+    )
+    .await
     else {
         return;
     };
@@ -817,11 +1029,18 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
     let access = t1["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&b, access).await.status(), StatusCode::OK);
     a.form("logout", Some(&cookie), &[]).await;
-    assert_eq!(userinfo(&b, access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        userinfo(&b, access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let got = r1.wait_for(1).await;
     logout_token(&a, &got[0], &c1, &id1).await;
     let got = r2.wait_for(1).await;
     logout_token(&b, &got[0], &c2, &id2).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(r1.tokens().len() + r2.tokens().len(), 2, "exactly once each, across both instances");
+    assert_eq!(
+        r1.tokens().len() + r2.tokens().len(),
+        2,
+        "exactly once each, across both instances"
+    );
 }

@@ -60,7 +60,10 @@ impl Auth {
             .oidc_keys
             .clone()
             .unwrap_or_else(super::oidc::default_test_keys);
-        let oidc = Arc::new(super::oidc::Provider::open(&options.oidc_issuer, &keys_dir)?);
+        let oidc = Arc::new(super::oidc::Provider::open(
+            &options.oidc_issuer,
+            &keys_dir,
+        )?);
         Ok(Self {
             db,
             hasher: Hasher::new(),

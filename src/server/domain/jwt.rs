@@ -125,7 +125,9 @@ impl Auth {
         client_id: &str,
     ) -> Result<(JwtPair, Grant)> {
         let pair = self.rotate(refresh_token, Some(client_id)).await?;
-        let claims = self.keys.verify(pair.refresh_token.expose_secret(), "refresh")?;
+        let claims = self
+            .keys
+            .verify(pair.refresh_token.expose_secret(), "refresh")?;
         let grant = Grant::of(&claims).ok_or(AuthError::InvalidToken)?;
         Ok((pair, grant))
     }

@@ -75,11 +75,14 @@ pub fn router<IV: IntoView + 'static>(
     // Each stack of layers is applied in one `Router::layer` call: axum wraps every route in each
     // call's layer and boxes it again, and every box is cloned on every request. One call per stack
     // is one clone per stack (the outermost layer comes first in a `ServiceBuilder`).
-    let apis = Router::new().merge(api::router()).merge(oidc::router()).layer(
-        ServiceBuilder::new()
-            .layer(no_store.clone())
-            .layer(api::EnvelopeLayer),
-    );
+    let apis = Router::new()
+        .merge(api::router())
+        .merge(oidc::router())
+        .layer(
+            ServiceBuilder::new()
+                .layer(no_store.clone())
+                .layer(api::EnvelopeLayer),
+        );
     let stateless = Router::new()
         .merge(health::router())
         .route(
@@ -95,7 +98,7 @@ pub fn router<IV: IntoView + 'static>(
     let streams = events::Streams::new(state.config.events_per_user, state.config.events_max);
     let browser = Router::new()
         .merge(api::browser_router())
-        .merge(oidc::browser_router())
+        .merge(oidc::browser_router(shell))
         .route(
             "/events",
             get(move |state: State<AppState>, session| {

@@ -259,8 +259,8 @@ impl Shared {
             Ok(answers) => {
                 // Webhook events or logout tokens may have been written: wake the delivery.
                 if answers
-                        .iter()
-                        .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
+                    .iter()
+                    .any(|a| a.as_ref().is_ok_and(|e| !e.signins.is_empty()))
                 {
                     outbox.written.notify_one();
                 }

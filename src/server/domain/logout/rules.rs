@@ -554,7 +554,10 @@ async fn write_logout_tokens<T: Tx>(
         );
         let rows: Vec<(String, String, String, String)> = tx.rows(&sql, &args).await?;
         for (sid, client_id, sub, endpoint) in rows {
-            let reason = reasons.get(sid.as_str()).copied().unwrap_or(EndReason::Logout);
+            let reason = reasons
+                .get(sid.as_str())
+                .copied()
+                .unwrap_or(EndReason::Logout);
             let payload = logout_tokens::payload(&client_id, &sub, &sid, reason);
             tx.exec(
                 "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind) \

@@ -93,7 +93,8 @@ impl Client {
 
 /// An absolute URI without a fragment (OpenID Connect Core 3.1.2.1, RFC 6749 3.1.2).
 pub fn check_uri(what: &str, uri: &str) -> std::result::Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|_| format!("{what} {uri:?} is not an absolute URI"))?;
+    let parsed =
+        url::Url::parse(uri).map_err(|_| format!("{what} {uri:?} is not an absolute URI"))?;
     if parsed.fragment().is_some() {
         return Err(format!("{what} {uri:?} must not have a fragment"));
     }
@@ -101,12 +102,15 @@ pub fn check_uri(what: &str, uri: &str) -> std::result::Result<(), String> {
         return Err(format!("{what} {uri:?} is not an absolute URI"));
     }
     if matches!(parsed.scheme(), "javascript" | "data" | "file") {
-        return Err(format!("{what} {uri:?} has a scheme no browser should be sent to"));
+        return Err(format!(
+            "{what} {uri:?} has a scheme no browser should be sent to"
+        ));
     }
     Ok(())
 }
 
-const SELECT: &str = "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
+const SELECT: &str =
+    "SELECT client_id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
                       backchannel_logout_uri, created_at FROM oidc_clients";
 
 /// What makes a registration unusable, in words for the operator.
@@ -164,7 +168,8 @@ pub async fn find(db: &Db, client_id: &str) -> Result<Option<Client>> {
         return Ok(None);
     }
     let sql = format!("{SELECT} WHERE client_id = $1");
-    let row: Option<Row> = with_pool!(db, p => sqlx::query_as(&sql).bind(client_id).fetch_optional(p).await)?;
+    let row: Option<Row> =
+        with_pool!(db, p => sqlx::query_as(&sql).bind(client_id).fetch_optional(p).await)?;
     Ok(row.map(Client::from))
 }
 
@@ -209,14 +214,23 @@ mod tests {
         let (client, secret) = add(&db, &new).await.unwrap();
         let secret = secrecy::ExposeSecret::expose_secret(secret.as_ref().unwrap()).to_owned();
         let stored: String = with_pool!(&db, p => sqlx::query_scalar(
-            "SELECT secret_digest FROM oidc_clients").fetch_one(p).await).unwrap();
+            "SELECT secret_digest FROM oidc_clients").fetch_one(p).await)
+        .unwrap();
         assert!(!stored.contains(&secret));
         let found = find(&db, &client.client_id).await.unwrap().unwrap();
         assert!(found.secret_matches(&secret));
         assert!(!found.secret_matches("socs_wrong"));
         assert!(found.allows_redirect("https://app.example/cb"));
         assert!(!found.allows_redirect("https://app.example/cb/"));
-        let public = add(&db, &NewClient { public: true, ..new }).await.unwrap();
+        let public = add(
+            &db,
+            &NewClient {
+                public: true,
+                ..new
+            },
+        )
+        .await
+        .unwrap();
         assert!(public.1.is_none() && public.0.public);
         assert_eq!(list(&db).await.unwrap().len(), 2);
         assert!(remove(&db, &client.client_id).await.unwrap());

@@ -33,7 +33,8 @@ use crate::server::db::now;
 pub const RETIRE_AFTER: i64 = super::ID_TOKEN_TTL + super::LOGOUT_TOKEN_TTL + 2 * RELOAD_EVERY_SECS;
 const RELOAD_EVERY_SECS: i64 = 10;
 /// How often a running server reads the key directory again.
-pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(RELOAD_EVERY_SECS as u64);
+pub const RELOAD_EVERY: std::time::Duration =
+    std::time::Duration::from_secs(RELOAD_EVERY_SECS as u64);
 const BITS: usize = 2048;
 
 /// One key as the JWKS publishes it (RFC 7517): the public part only.
@@ -110,14 +111,19 @@ impl KeyRing {
 
     /// The keys now in use.
     pub fn current(&self) -> Arc<KeySet> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Reads the directory again (after a `signoff keys rotate`); keeps the old set on failure.
     pub fn reload(&self) {
         match load(&self.dir) {
             Ok(set) => *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set),
-            Err(err) => tracing::error!(error = %err, "reading the OpenID signing keys failed; keeping the ones loaded"),
+            Err(err) => {
+                tracing::error!(error = %err, "reading the OpenID signing keys failed; keeping the ones loaded")
+            }
         }
     }
 }
@@ -177,7 +183,9 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 fn read_dir(dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io(&format!("reading {}", dir.display()), e))? {
-        let path = entry.map_err(|e| io("reading the key directory", e))?.path();
+        let path = entry
+            .map_err(|e| io("reading the key directory", e))?
+            .path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
@@ -228,9 +236,11 @@ fn components(key: &RsaPrivateKey) -> (String, String) {
 }
 
 fn read_key(path: &Path) -> Result<Loaded> {
-    let pem = std::fs::read_to_string(path).map_err(|e| io(&format!("reading {}", path.display()), e))?;
-    let key = RsaPrivateKey::from_pkcs8_pem(&pem)
-        .map_err(|e| AuthError::Internal(format!("{} is no PKCS#8 RSA key: {e}", path.display())))?;
+    let pem =
+        std::fs::read_to_string(path).map_err(|e| io(&format!("reading {}", path.display()), e))?;
+    let key = RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| {
+        AuthError::Internal(format!("{} is no PKCS#8 RSA key: {e}", path.display()))
+    })?;
     if key.size() * 8 < BITS {
         return Err(AuthError::Internal(format!(
             "{} is shorter than {BITS} bits",
@@ -295,7 +305,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("keys");
         let ring = KeyRing::open(&dir).unwrap();
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         let files = read_dir(&dir).unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(
@@ -308,7 +321,10 @@ mod tests {
         // 2048 bits: 256 bytes of modulus.
         assert_eq!(URL_SAFE_NO_PAD.decode(&jwks[0].n).unwrap().len(), 256);
         let json = serde_json::to_value(&jwks[0]).unwrap();
-        assert!(json.get("d").is_none() && json.get("p").is_none(), "no private part");
+        assert!(
+            json.get("d").is_none() && json.get("p").is_none(),
+            "no private part"
+        );
         let token = set.sign("JWT", &serde_json::json!({"a": 1})).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(jwks[0].kid.as_str()));
@@ -336,8 +352,11 @@ mod tests {
             .into_iter()
             .find(|(_, p)| *p != ancient)
             .unwrap();
-        std::fs::rename(&second, dir.join(format!("{}-11111111.pem", now() - 5 * RETIRE_AFTER)))
-            .unwrap();
+        std::fs::rename(
+            &second,
+            dir.join(format!("{}-11111111.pem", now() - 5 * RETIRE_AFTER)),
+        )
+        .unwrap();
         let (third, deleted) = rotate(&dir).unwrap();
         assert_eq!(deleted, vec![old]);
         ring.reload();

@@ -59,7 +59,9 @@ impl Provider {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let Some(provider) = provider.upgrade() else { return };
+                let Some(provider) = provider.upgrade() else {
+                    return;
+                };
                 provider.keys.reload();
             }
         });

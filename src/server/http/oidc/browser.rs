@@ -5,13 +5,15 @@
 //! arrives without it, and the GET that follows (a top-level navigation) carries it.
 
 use axum::{
-    body::Bytes,
-    extract::{RawQuery, State},
-    http::{header, HeaderMap, Method, StatusCode},
+    body::{Body, Bytes},
+    extract::{RawQuery, Request, State},
+    http::{header, HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Redirect, Response},
     routing::get,
     Router,
 };
+
+use leptos::{config::LeptosOptions, prelude::IntoView};
 
 use super::token::{form, params};
 use crate::server::{
@@ -23,10 +25,44 @@ use crate::server::{
     AppState,
 };
 
-pub fn router() -> Router<AppState> {
+/// The routes; `shell` is the app's HTML document, for the error page an authorization request
+/// that cannot go back to its client gets (400, rendered in place: no redirect at all).
+pub fn router<IV: IntoView + 'static>(shell: fn(LeptosOptions) -> IV) -> Router<AppState> {
+    let handler = move |state: State<AppState>,
+                        method: Method,
+                        query: RawQuery,
+                        headers: HeaderMap,
+                        browser: Browser,
+                        body: Bytes| async move {
+        match authorize(state.clone(), method, query, headers, browser, body).await {
+            Ok(res) => res,
+            Err(Problem(code)) => error_page(shell, state, code).await,
+        }
+    };
     Router::new()
-        .route("/authorize", get(authorize).post(authorize))
+        .route("/authorize", get(handler).post(handler))
         .route("/end-session", get(end_session).post(end_session))
+}
+
+/// An authorization request that cannot go back to its client, by the code the error page shows.
+struct Problem(&'static str);
+
+/// `/authorize/error?error=<code>`, rendered here with status 400.
+async fn error_page<IV: IntoView + 'static>(
+    shell: fn(LeptosOptions) -> IV,
+    state: State<AppState>,
+    code: &'static str,
+) -> Response {
+    let Ok(uri) = format!("/authorize/error?error={code}").parse::<Uri>() else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let req = Request::builder()
+        .uri(uri.clone())
+        .body(Body::empty())
+        .unwrap_or_default();
+    let mut res = leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, req).await;
+    *res.status_mut() = StatusCode::BAD_REQUEST;
+    res
 }
 
 fn see_other(to: &str) -> Response {
@@ -60,6 +96,10 @@ fn with_params(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
     let Ok(mut url) = url::Url::parse(uri) else {
         return uri.to_owned();
     };
+    // Nothing to add: the URI exactly as registered (not with an empty `?`).
+    if pairs.iter().all(|(_, v)| v.is_none()) {
+        return uri.to_owned();
+    }
     {
         let mut q = url.query_pairs_mut();
         for (k, v) in pairs {
@@ -71,11 +111,6 @@ fn with_params(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
     url.into()
 }
 
-/// Where an authorization request that cannot go back to its client ends: a page of Signoff's.
-fn problem(code: &str) -> Response {
-    see_other(&format!("/authorize/error?error={code}"))
-}
-
 /// `GET|POST /authorize`: OpenID Connect Core 3.1.2, the code flow with PKCE.
 async fn authorize(
     State(state): State<AppState>,
@@ -84,7 +119,7 @@ async fn authorize(
     headers: HeaderMap,
     browser: Browser,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Problem> {
     let p = match request_params(
         "/authorize",
         &method,
@@ -94,16 +129,20 @@ async fn authorize(
         "/authorize/error?error=invalid_request",
     ) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return Ok(res),
     };
     let get = |k: &str| p.get(k).map(String::as_str);
-    let client = match state.auth.oidc_client(get("client_id").unwrap_or_default()).await {
+    let client = match state
+        .auth
+        .oidc_client(get("client_id").unwrap_or_default())
+        .await
+    {
         Ok(Some(c)) => c,
-        Ok(None) => return problem("unknown_client"),
-        Err(err) => return Unavailable(err).into_response(),
+        Ok(None) => return Err(Problem("unknown_client")),
+        Err(err) => return Ok(Unavailable(err).into_response()),
     };
     let Some(redirect_uri) = get("redirect_uri").filter(|u| client.allows_redirect(u)) else {
-        return problem("invalid_redirect_uri");
+        return Err(Problem("invalid_redirect_uri"));
     };
     // From here on, errors go back to the client.
     let iss = state.auth.oidc_provider().issuer.clone();
@@ -119,30 +158,41 @@ async fn authorize(
         ))
     };
     if get("request").is_some() || get("request_uri").is_some() {
-        return back("request_not_supported", None);
+        return Ok(back("request_not_supported", None));
     }
     if get("response_type") != Some("code") {
-        return back("unsupported_response_type", Some("only response_type=code"));
+        return Ok(back(
+            "unsupported_response_type",
+            Some("only response_type=code"),
+        ));
     }
     let scope = granted_scope(get("scope").unwrap_or_default());
     if scope.is_empty() {
-        return back("invalid_scope", Some("ask for openid"));
+        return Ok(back("invalid_scope", Some("ask for openid")));
     }
     let challenge = get("code_challenge");
     match (challenge, get("code_challenge_method")) {
         (Some(c), Some("S256")) if (43..=128).contains(&c.len()) => {}
-        (Some(_), Some("S256")) => return back("invalid_request", Some("malformed code_challenge")),
+        (Some(_), Some("S256")) => {
+            return Ok(back("invalid_request", Some("malformed code_challenge")))
+        }
         (Some(_), _) | (None, Some(_)) => {
-            return back("invalid_request", Some("code_challenge_method must be S256"))
+            return Ok(back(
+                "invalid_request",
+                Some("code_challenge_method must be S256"),
+            ))
         }
         (None, None) if client.public => {
-            return back("invalid_request", Some("PKCE (S256) is required of public clients"))
+            return Ok(back(
+                "invalid_request",
+                Some("PKCE (S256) is required of public clients"),
+            ))
         }
         (None, None) => {}
     }
     let prompts: Vec<&str> = get("prompt").unwrap_or_default().split(' ').collect();
     if prompts.contains(&"none") && prompts.len() > 1 {
-        return back("invalid_request", Some("prompt=none stands alone"));
+        return Ok(back("invalid_request", Some("prompt=none stands alone")));
     }
     let signed_in = match &browser.current {
         Current::SignedIn(_, signin) => Some(signin.clone()),
@@ -151,10 +201,15 @@ async fn authorize(
     let signin = match signed_in {
         // Signoff cannot ask a signed-in person to sign in again without ending the sign-in
         // every other application uses: Core 3.1.2.6's error for that.
-        Some(_) if prompts.contains(&"login") => return back("login_required", None),
+        Some(_) if prompts.contains(&"login") => return Ok(back("login_required", None)),
         Some(s) => s,
-        None if prompts.contains(&"none") => return back("login_required", None),
-        None => return login_then(&format!("/authorize?{}", query.unwrap_or_default())),
+        None if prompts.contains(&"none") => return Ok(back("login_required", None)),
+        None => {
+            return Ok(login_then(&format!(
+                "/authorize?{}",
+                query.unwrap_or_default()
+            )))
+        }
     };
     let req = AuthorizeRequest {
         redirect_uri: redirect_uri.to_owned(),
@@ -162,16 +217,22 @@ async fn authorize(
         nonce: get("nonce").map(str::to_owned),
         code_challenge: challenge.map(str::to_owned),
     };
-    match state.auth.issue_code(&client, &signin.id, &req).await {
-        Ok(code) => see_other(&with_params(
-            redirect_uri,
-            &[("code", Some(&code)), ("state", get("state")), ("iss", Some(&iss))],
-        )),
-        Err(err) => {
-            tracing::error!(error = %err, "issuing an authorization code failed");
-            back("temporarily_unavailable", None)
-        }
-    }
+    Ok(
+        match state.auth.issue_code(&client, &signin.id, &req).await {
+            Ok(code) => see_other(&with_params(
+                redirect_uri,
+                &[
+                    ("code", Some(&code)),
+                    ("state", get("state")),
+                    ("iss", Some(&iss)),
+                ],
+            )),
+            Err(err) => {
+                tracing::error!(error = %err, "issuing an authorization code failed");
+                back("temporarily_unavailable", None)
+            }
+        },
+    )
 }
 
 /// To `/login`, coming back to `next` after signing in.
@@ -193,14 +254,7 @@ async fn end_session(
     browser: Browser,
     body: Bytes,
 ) -> Response {
-    let p = match request_params(
-        "/end-session",
-        &method,
-        query,
-        &headers,
-        &body,
-        "/logout",
-    ) {
+    let p = match request_params("/end-session", &method, query, &headers, &body, "/logout") {
         Ok(p) => p,
         Err(res) => return res,
     };
@@ -255,11 +309,13 @@ async fn end_session(
         }
         return res;
     }
-    // Ask. Only a registered return address travels to the page.
+    // Ask. A return address travels to the page only when it is registered for the client the
+    // request names and no hint says otherwise (a hint that is not this browser's sign-in, or is
+    // unverifiable, sends the person to `/login` after the button).
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if let Some(c) = &client {
         pairs.push(("client_id", &c.client_id));
-        if let (Some(u), true) = (uri, registered) {
+        if let (Some(u), true, None) = (uri, registered, get("id_token_hint")) {
             pairs.push(("post_logout_redirect_uri", u));
             if let Some(s) = get("state") {
                 pairs.push(("state", s));

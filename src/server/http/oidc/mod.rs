@@ -31,9 +31,12 @@ pub fn router() -> Router<AppState> {
         .merge(token::router())
 }
 
-/// The browser's endpoints: authorization and end-session.
-pub fn browser_router() -> Router<AppState> {
-    browser::router()
+/// The browser's endpoints: authorization and end-session (`shell`: the app's HTML document, for
+/// the authorization's error page).
+pub fn browser_router<IV: leptos::prelude::IntoView + 'static>(
+    shell: fn(leptos::config::LeptosOptions) -> IV,
+) -> Router<AppState> {
+    browser::router(shell)
 }
 
 /// `GET /.well-known/openid-configuration`.

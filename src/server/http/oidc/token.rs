@@ -123,7 +123,9 @@ fn credentials(
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or("malformed Basic credentials")?;
-        let (id, secret) = decoded.split_once(':').ok_or("malformed Basic credentials")?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or("malformed Basic credentials")?;
         let decode = |s: &str| {
             form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
@@ -266,7 +268,11 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return grant_error(GrantError::InvalidClient, false);
     }
     let Some(token) = form.get("token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", Some("token is required"));
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            Some("token is required"),
+        );
     };
     match state.auth.introspect(token).await {
         Ok(answer) => Json(answer).into_response(),
