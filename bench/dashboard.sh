@@ -30,7 +30,7 @@ SIGNOFF_METRICS_ADDR=127.0.0.1:9301 SIGNOFF_WEBHOOK_URLS=http://127.0.0.1:9/hook
   SIGNOFF_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
   SIGNOFF_JWT_SECRET=dashboard-only-secret-not-for-production-0123456789 \
   LEPTOS_SITE_ADDR=127.0.0.1:3301 LEPTOS_OUTPUT_NAME=signoff LEPTOS_SITE_ROOT=target/site \
-  LEPTOS_ENV=PROD DATABASE_URL="sqlite://$work/signoff.db?mode=rwc" RUST_LOG=warn \
+  LEPTOS_ENV=PROD SIGNOFF_OIDC_KEYS="$work/keys" DATABASE_URL="sqlite://$work/signoff.db?mode=rwc" RUST_LOG=warn \
   target/release/signoff >"$work/server.log" 2>&1 &
 pids+=($!)
 cat >"$work/prometheus.yml" <<YML

@@ -34,6 +34,9 @@ PEERS=${BENCH_PEERS:-1}
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # Production mode (LEPTOS_ENV=PROD) requires the JWT secret; the minting helper must sign with it too.
 export SIGNOFF_JWT_SECRET=${SIGNOFF_JWT_SECRET:-benchmark-only-secret-not-for-production-0123456789}
+# Production mode requires the OpenID keys' directory too: one for the whole run (every instance
+# shares it, as the instances of one deployment do).
+export SIGNOFF_OIDC_KEYS=${SIGNOFF_OIDC_KEYS:-$(mktemp -d)/oidc-keys}
 
 echo "building the release server (cargo leptos build --release)" >&2
 cargo leptos build --release >&2

@@ -1044,3 +1044,179 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
         "exactly once each, across both instances"
     );
 }
+
+/// Absolute lifetime, the concurrent sign-in limit, and a seed dialect's "everywhere" (a token of
+/// another sign-in of the same account, seed 001's `scope=global`) each reach the client.
+#[tokio::test]
+async fn absolute_expiry_the_signin_limit_and_a_seed_dialects_global_logout_send_logout_tokens() {
+    let app = spawn_app_with(|c| {
+        c.session_absolute = Duration::from_secs(4);
+        c.sweep_every = Duration::from_secs(1);
+        c.max_signins_per_user = Some(2);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let rp = register(&app, false, Some(&receiver.url)).await;
+    app.create_user("ada@example.com").await;
+    let mut seen = 0;
+    let mut expect = async |reason: &str, id: &Value| {
+        seen += 1;
+        let got = receiver.wait_for(seen).await;
+        let claims = logout_token(&app, &got[seen - 1], &rp, id).await;
+        assert_eq!(claims["reason"], reason);
+    };
+    // Seed 001, scope global, from an API token of the same account.
+    let cookie = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &cookie).await;
+    let token = app.opaque_token("ada@example.com").await;
+    let res = app
+        .logout_001(&token, Some(json!({"scope": "global"})))
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    expect("logout_global", &id).await;
+    // The limit (2): a third sign-in ends the least recently used.
+    let oldest = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &oldest).await;
+    let _second = app.browser_login("ada@example.com").await;
+    let _third = app.browser_login("ada@example.com").await;
+    expect("limit", &id).await;
+    // Absolute: 4 seconds after it started, used or not.
+    let cookie = app.browser_login("ada@example.com").await;
+    let (id, _) = signed_in_app(&app, &rp, &cookie).await;
+    expect("absolute", &id).await;
+}
+
+/// Crash safety: the server is killed (SIGKILL) right after it answered a logout, while the
+/// client's receiver is down; after a restart the logout token is delivered.
+#[tokio::test]
+async fn a_logout_token_survives_sigkill_right_after_the_logout_is_answered() {
+    use crate::logout_engine::spawn_process_with;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/signoff.db?mode=rwc", dir.path().display());
+    // A port for the receiver, free now and not listening until after the restart.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let endpoint = format!("http://127.0.0.1:{port}/backchannel");
+    let mut server = spawn_process_with(&database_url, &[]);
+    let base = server.address.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let db = signoff::server::db::Db::connect(&database_url)
+        .await
+        .unwrap();
+    let (client, secret) = clients::add(
+        &db,
+        &NewClient {
+            name: "Crash".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            backchannel_logout_uri: Some(endpoint.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let secret = secrecy::ExposeSecret::expose_secret(secret.as_ref().unwrap()).to_owned();
+    let res = http
+        .post(format!("{base}/api/v1/account/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let form = |path: &str, cookie: Option<&str>, fields: &[(&str, &str)]| {
+        let mut req = http
+            .post(format!("{base}{path}"))
+            .header("accept", crate::helpers::FORM_ACCEPT)
+            .header("sec-fetch-site", "same-origin")
+            .form(fields);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let res = form(
+        "/_fn/login",
+        None,
+        &[("email", "ada@example.com"), ("password", PASSWORD)],
+    )
+    .await
+    .unwrap();
+    let cookie = crate::helpers::session_cookie(&res).unwrap();
+    let rp = Rp {
+        client_id: client.client_id.clone(),
+        secret: Some(secret.clone()),
+        redirect_uri: REDIRECT.into(),
+    };
+    let res = http
+        .get(format!("{base}{}", rp.authorize_path(&[])))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let code = query_of(&location(&res))["code"].clone();
+    let res = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&client.client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = res.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let id = jsonwebtoken::dangerous::insecure_decode::<Value>(id_token)
+        .unwrap()
+        .claims;
+
+    // The logout is answered; at once, the process dies.
+    let res = form("/_fn/logout", Some(&cookie), &[]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    server.kill();
+
+    // The receiver comes up; the server restarts on the same database.
+    let tokens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let got = tokens.clone();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let app = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(move |body: String| {
+            let got = got.clone();
+            async move {
+                if let Some((_, t)) =
+                    form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token")
+                {
+                    got.lock().unwrap().push(t.into_owned());
+                }
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let _restarted = spawn_process_with(&database_url, &[]);
+    // A row claimed just before the kill waits out its lease (30 s) before it is sent again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    while tokens.lock().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the logout token was never delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = tokens.lock().unwrap()[0].clone();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(&token)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sid"], id["sid"]);
+    assert_eq!(claims["aud"], client.client_id.as_str());
+    assert_eq!(claims["reason"], "logout");
+}
