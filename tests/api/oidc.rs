@@ -974,11 +974,11 @@ async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert!(!String::from_utf8_lossy(&cli(&["clients", "list"]).stdout).contains(secret));
     // The secret is stored as a digest only.
-    let stored: Vec<(Option<String>,)> = sqlx::query_as("SELECT secret_digest FROM oidc_clients")
-        .fetch_all(&sqlx::SqlitePool::connect(&app.database_url).await.unwrap())
-        .await
-        .unwrap_or_default();
-    assert!(stored.iter().all(|(d,)| d.as_deref() != Some(secret)));
+    let db = app.state.auth.db();
+    let stored: Vec<Option<String>> = signoff::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT secret_digest FROM oidc_clients").fetch_all(p).await)
+    .unwrap();
+    assert!(stored.iter().all(|d| d.as_deref() != Some(secret)));
     assert!(cli(&["clients", "remove", id]).status.success());
     let res = app
         .client
