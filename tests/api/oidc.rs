@@ -1220,3 +1220,28 @@ async fn a_logout_token_survives_sigkill_right_after_the_logout_is_answered() {
     assert_eq!(claims["aud"], client.client_id.as_str());
     assert_eq!(claims["reason"], "logout");
 }
+
+/// An authorization request written with `%20` (as many clients write spaces) comes back through
+/// `/login` intact: the page's `next` is a plain local path it follows.
+#[tokio::test]
+async fn an_authorization_request_with_encoded_spaces_survives_the_way_through_login() {
+    let app = spawn_app().await;
+    let rp = register(&app, false, None).await;
+    app.create_user("ada@example.com").await;
+    let path = rp
+        .authorize_path(&[])
+        .replace("openid+email+offline_access", "openid%20email");
+    let to = location(&app.get(&path, None).await);
+    let page = app.get(&to, None).await.text().await.unwrap();
+    let next = query_of(&format!("http://x{to}"))["next"].clone();
+    assert!(next.starts_with("/authorize?resume="), "{next}");
+    let field = format!(r#"name="next" value="{}""#, next.replace('&', "&amp;"));
+    assert!(page.contains(&field), "{field} in {page}");
+    let res = app
+        .login_form("ada@example.com", PASSWORD, Some(&next))
+        .await;
+    assert_eq!(location(&res), next);
+    let cookie = crate::helpers::session_cookie(&res).unwrap();
+    let back = location(&app.get(&next, Some(&cookie)).await);
+    assert!(query_of(&back).contains_key("code"), "{back}");
+}

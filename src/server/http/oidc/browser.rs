@@ -13,6 +13,7 @@ use axum::{
     Router,
 };
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use leptos::{config::LeptosOptions, prelude::IntoView};
 
 use super::token::{form, params};
@@ -123,13 +124,21 @@ async fn authorize(
     let p = match request_params(
         "/authorize",
         &method,
-        query.clone(),
+        query,
         &headers,
         &body,
         "/authorize/error?error=invalid_request",
     ) {
         Ok(p) => p,
         Err(res) => return Ok(res),
+    };
+    // A request resumed after `/login` (see below).
+    let p = match p.get("resume") {
+        Some(resume) => match URL_SAFE_NO_PAD.decode(resume).ok().and_then(|b| params(&b)) {
+            Some(resumed) => resumed,
+            None => return Err(Problem("invalid_request")),
+        },
+        None => p,
     };
     let get = |k: &str| p.get(k).map(String::as_str);
     let client = match state
@@ -205,10 +214,14 @@ async fn authorize(
         Some(s) => s,
         None if prompts.contains(&"none") => return Ok(back("login_required", None)),
         None => {
-            return Ok(login_then(&format!(
-                "/authorize?{}",
-                query.unwrap_or_default()
-            )))
+            // Back through `/login` as one `resume` parameter: the request's parameters, written
+            // again and base64url-encoded, which no decoding on the way (the page's query, the
+            // form, the redirect) can change.
+            let again = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(p.iter())
+                .finish();
+            let resume = URL_SAFE_NO_PAD.encode(again);
+            return Ok(login_then(&format!("/authorize?resume={resume}")));
         }
     };
     let req = AuthorizeRequest {
