@@ -206,6 +206,7 @@ async function logout() {
 
   const after = [], total = [], answer = [];
   let missing = 0, failed = 0;
+  const logoutStart = performance.now();
   const client0 = clients[0];
   for (const s of signins) {
     const w = { auds: new Set() };
@@ -239,6 +240,7 @@ async function logout() {
     answer.push(tA - t0);
   }
 
+  const logoutSecs = (performance.now() - logoutStart) / 1000;
   let loadStats = null;
   if (load) {
     load.kill('SIGTERM');
@@ -248,10 +250,11 @@ async function logout() {
   // Late duplicates (a retried token) would show here.
   await new Promise((r) => setTimeout(r, 200));
   const duplicates = [...seen.values()].filter((v) => v > 1).length;
-  for (const s of servers) s.close();
+  for (const s of servers) { s.close(); s.closeAllConnections(); }
   agent.destroy();
   console.log(JSON.stringify({
     kind, n, measured: after.length, missing, failed, duplicates, stray, setup_s: Math.round(setupSecs * 10) / 10,
+    logout_s: Math.round(logoutSecs * 10) / 10,
     after_ms: summary(after), total_ms: summary(total), answer_ms: summary(answer), load: loadStats,
   }));
 }
@@ -279,3 +282,4 @@ async function access() {
 }
 
 await { logout, mint, access }[mode]();
+process.exit(0);

@@ -86,13 +86,16 @@ struct CodeRow {
     expires_at: i64,
 }
 
+/// A code exchanged: what it was for, whose sign-in, and when that sign-in started.
+struct Granted {
+    code: CodeRow,
+    user: User,
+    auth_time: i64,
+}
+
 /// What the exchange's transaction found.
 enum Exchange {
-    Granted {
-        code: CodeRow,
-        user: User,
-        auth_time: i64,
-    },
+    Granted(Box<Granted>),
     Refused,
     /// The code was used before: what it issued is revoked.
     Replayed,
@@ -263,15 +266,19 @@ impl Auth {
             crate::server::domain::model::audit!(&mut *tx, &user_id, AuditKind::OidcTokens.as_str(),
                 &code.signin_id, &detail)?;
             tx.commit().await?;
-            Ok(Exchange::Granted { code, user: User { id: user_id, email }, auth_time: created_at })
+            Ok(Exchange::Granted(Box::new(Granted {
+                code,
+                user: User { id: user_id, email },
+                auth_time: created_at,
+            })))
         }.await)
         .map_err(AuthError::from)?;
-        let (code, user, auth_time) = match outcome {
-            Exchange::Granted {
-                code,
-                user,
-                auth_time,
-            } => (code, user, auth_time),
+        let Granted {
+            code,
+            user,
+            auth_time,
+        } = match outcome {
+            Exchange::Granted(granted) => *granted,
             Exchange::Refused => return Err(GrantError::InvalidGrant),
             Exchange::Replayed => {
                 tracing::warn!("an authorization code was used twice: revoking what it issued");

@@ -71,7 +71,8 @@ fn see_other(to: &str) -> Response {
 }
 
 /// The request's parameters: the query of a GET, the form of a POST (answered with a 303 to the
-/// GET). `Err`: the answer to give instead (a repeated parameter, a POST that is no form).
+/// GET). `Err`: where to send the browser instead (the GET of a POST; `error_page` for a repeated
+/// parameter or a POST that is no form).
 fn request_params(
     path: &str,
     method: &Method,
@@ -79,17 +80,14 @@ fn request_params(
     headers: &HeaderMap,
     body: &[u8],
     error_page: &str,
-) -> Result<std::collections::HashMap<String, String>, Response> {
+) -> Result<std::collections::HashMap<String, String>, String> {
     if *method == Method::POST {
         return Err(match form(headers, body) {
-            Some(_) => {
-                let query = String::from_utf8_lossy(body);
-                see_other(&format!("{path}?{query}"))
-            }
-            None => see_other(error_page),
+            Some(_) => format!("{path}?{}", String::from_utf8_lossy(body)),
+            None => error_page.to_owned(),
         });
     }
-    params(query.unwrap_or_default().as_bytes()).ok_or_else(|| see_other(error_page))
+    params(query.unwrap_or_default().as_bytes()).ok_or_else(|| error_page.to_owned())
 }
 
 /// `uri` with `pairs` appended to its query.
@@ -130,7 +128,7 @@ async fn authorize(
         "/authorize/error?error=invalid_request",
     ) {
         Ok(p) => p,
-        Err(res) => return Ok(res),
+        Err(to) => return Ok(see_other(&to)),
     };
     // A request resumed after `/login` (see below).
     let p = match p.get("resume") {
@@ -269,7 +267,7 @@ async fn end_session(
 ) -> Response {
     let p = match request_params("/end-session", &method, query, &headers, &body, "/logout") {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(to) => return see_other(&to),
     };
     let get = |k: &str| p.get(k).map(String::as_str);
     let hint = get("id_token_hint").and_then(|h| state.auth.logout_hint(h));

@@ -145,22 +145,22 @@ fn credentials(
     ))
 }
 
-/// Authenticates the request's client.
+/// Authenticates the request's client; `Err` says why not, and whether Basic was tried.
 async fn client(
     state: &AppState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<Client, Response> {
-    let (id, secret, basic) = credentials(headers, form)
-        .map_err(|why| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", Some(why)))?;
+) -> Result<Client, (GrantError, bool)> {
+    let (id, secret, basic) =
+        credentials(headers, form).map_err(|why| (GrantError::InvalidRequest(why), false))?;
     let Some(id) = id else {
-        return Err(grant_error(GrantError::InvalidClient, basic));
+        return Err((GrantError::InvalidClient, basic));
     };
     state
         .auth
         .authenticate_client(&id, secret.as_deref())
         .await
-        .map_err(|e| grant_error(e, basic))
+        .map_err(|e| (e, basic))
 }
 
 fn tokens_response(tokens: Tokens) -> Response {
@@ -193,7 +193,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     };
     let client = match client(&state, &headers, &form).await {
         Ok(c) => c,
-        Err(res) => return res,
+        Err((err, basic)) => return grant_error(err, basic),
     };
     let basic = headers.contains_key(header::AUTHORIZATION);
     let get = |k: &str| form.get(k).map(String::as_str);
@@ -261,7 +261,7 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Byt
     };
     let client = match client(&state, &headers, &form).await {
         Ok(c) => c,
-        Err(res) => return res,
+        Err((err, basic)) => return grant_error(err, basic),
     };
     // Public clients hold no secret: anyone could introspect as them.
     if client.public {
