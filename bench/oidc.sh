@@ -38,8 +38,8 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v node >/dev/null || { echo "node is needed (bench/oidc-flows.mjs, the peer)" >&2; exit 1; }
 
-BIN=$(realpath "${SIGNOFF_BIN:-target/release/signoff}")
-SITE=$(realpath "${SIGNOFF_SITE:-target/site}")
+BIN=$(realpath -m "${SIGNOFF_BIN:-target/release/signoff}")
+SITE=$(realpath -m "${SIGNOFF_SITE:-target/site}")
 BENCH_BIN=${SIGNOFF_BENCH_BIN:-target/bench-tools/signoff-bench}
 N=${BENCH_OIDC_N:-200}
 SECS=${BENCH_SECONDS:-5}

@@ -1,8 +1,10 @@
 //! What handlers and server functions read off a request besides its body: where it comes from
 //! ([`ClientMeta`], an extractor) and its bearer token ([`bearer`], [`bearer_unchecked`]; the
-//! JSON APIs take it as [`super::api::bearer::Bearer`]).
+//! JSON APIs take it as [`super::api::bearer::Bearer`]), and a form body or query's parameters
+//! ([`form`], [`params`]: RFC 6749 §3.2, each at most once).
 
 use std::{
+    collections::HashMap,
     net::{IpAddr, SocketAddr},
     sync::Arc,
 };
@@ -163,6 +165,37 @@ pub fn trace_id(headers: &http::HeaderMap) -> String {
         // The thread's own generator: no system call on every request's way in.
         None => format!("{:032x}", rand::random::<u128>().max(1)),
     }
+}
+
+/// A form body's parameters; `None` when it is not a form or a parameter is repeated (RFC 6749
+/// §3.2). Empty values count as absent.
+pub fn form(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return None;
+    }
+    params(body)
+}
+
+/// `application/x-www-form-urlencoded` pairs (a body or a query); `None` when one is repeated.
+pub fn params(text: &[u8]) -> Option<HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for (key, value) in form_urlencoded::parse(text) {
+        if value.is_empty() {
+            continue;
+        }
+        if map.insert(key.into_owned(), value.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(map)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use axum::{
     body::Bytes,
     extract::State,
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::IntoResponse,
     routing::post,
     Router,
@@ -66,32 +66,11 @@ pub struct RevokeForm {
         (status = 503, description = "`{\"error\":\"temporarily_unavailable\"}` (with `Retry-After`)", body = super::schemas::OAuthError),
     ))]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<OAuth> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form {
-        return Err(ApiError::BadRequest.into());
-    }
-    let (mut token, mut hint) = (None, None);
-    for (key, value) in form_urlencoded::parse(&body) {
-        let slot = match key.as_ref() {
-            "token" => &mut token,
-            "token_type_hint" => &mut hint,
-            _ => continue,
-        };
-        // RFC 6749 §3.2: request parameters must not be included more than once.
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(ApiError::BadRequest.into());
-        }
-    }
-    let token = token
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::BadRequest)?;
+    // RFC 6749 §3.2: a form, each parameter at most once.
+    let mut form =
+        crate::server::http::extract::form(&headers, &body).ok_or(ApiError::BadRequest)?;
+    let hint = form.remove("token_type_hint");
+    let token = form.remove("token").ok_or(ApiError::BadRequest)?;
     state
         .auth
         .revoke_token(token.trim(), hint.as_deref())

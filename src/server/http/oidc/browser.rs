@@ -16,7 +16,7 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use leptos::{config::LeptosOptions, prelude::IntoView};
 
-use super::token::{form, params};
+use crate::server::http::extract::{form, params};
 use crate::server::{
     domain::{
         oidc::{granted_scope, AuthorizeRequest, Client},

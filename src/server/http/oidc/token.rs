@@ -24,7 +24,10 @@ use crate::server::{
         oidc::{Client, GrantError, Tokens},
         AuthError,
     },
-    http::api::{ApiError, DialectKind},
+    http::{
+        api::{ApiError, DialectKind},
+        extract::form,
+    },
     AppState,
 };
 
@@ -71,37 +74,6 @@ fn grant_error(err: GrantError, basic: bool) -> Response {
     }
 }
 
-/// A form body's parameters; `None` when it is not a form or a parameter is repeated (RFC 6749
-/// §3.2). Empty values count as absent.
-pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return None;
-    }
-    params(body)
-}
-
-/// `application/x-www-form-urlencoded` pairs (a body or a query); `None` when one is repeated.
-pub(super) fn params(text: &[u8]) -> Option<HashMap<String, String>> {
-    let mut map = HashMap::new();
-    for (key, value) in form_urlencoded::parse(text) {
-        if value.is_empty() {
-            continue;
-        }
-        if map.insert(key.into_owned(), value.into_owned()).is_some() {
-            return None;
-        }
-    }
-    Some(map)
-}
-
 /// The client's credentials: HTTP Basic (`client_secret_basic`, each part form-encoded), or
 /// `client_id` with `client_secret` in the body (`client_secret_post`) or without (`none`).
 /// `Err` when both ways are used or the header is malformed. The bool: Basic was tried.
@@ -145,22 +117,28 @@ fn credentials(
     ))
 }
 
-/// Authenticates the request's client; `Err` says why not, and whether Basic was tried.
+/// The request's form and the client it authenticates as; `Err` says why not, and whether Basic
+/// was tried.
 async fn client(
     state: &AppState,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Result<Client, (GrantError, bool)> {
+    body: &[u8],
+) -> Result<(HashMap<String, String>, Client), (GrantError, bool)> {
+    let form = form(headers, body).ok_or((
+        GrantError::InvalidRequest("a form body without repeated parameters"),
+        false,
+    ))?;
     let (id, secret, basic) =
-        credentials(headers, form).map_err(|why| (GrantError::InvalidRequest(why), false))?;
+        credentials(headers, &form).map_err(|why| (GrantError::InvalidRequest(why), false))?;
     let Some(id) = id else {
         return Err((GrantError::InvalidClient, basic));
     };
-    state
+    let client = state
         .auth
         .authenticate_client(&id, secret.as_deref())
         .await
-        .map_err(|e| (e, basic))
+        .map_err(|e| (e, basic))?;
+    Ok((form, client))
 }
 
 fn tokens_response(tokens: Tokens) -> Response {
@@ -184,15 +162,8 @@ fn tokens_response(tokens: Tokens) -> Response {
 
 /// `POST /oauth/token`.
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(form) = form(&headers, &body) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            Some("a form body without repeated parameters"),
-        );
-    };
-    let client = match client(&state, &headers, &form).await {
-        Ok(c) => c,
+    let (form, client) = match client(&state, &headers, &body).await {
+        Ok(found) => found,
         Err((err, basic)) => return grant_error(err, basic),
     };
     let basic = headers.contains_key(header::AUTHORIZATION);
@@ -252,15 +223,8 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 /// `POST /oauth/introspect` (client-authenticated).
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(form) = form(&headers, &body) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            Some("a form body without repeated parameters"),
-        );
-    };
-    let client = match client(&state, &headers, &form).await {
-        Ok(c) => c,
+    let (form, client) = match client(&state, &headers, &body).await {
+        Ok(found) => found,
         Err((err, basic)) => return grant_error(err, basic),
     };
     // Public clients hold no secret: anyone could introspect as them.
