@@ -119,46 +119,54 @@ struct Due {
     endpoint: String,
     payload: String,
     attempts: i64,
-    next_attempt_at: i64,
     /// When the ending that wrote it committed (Unix seconds).
     created_at: i64,
 }
 
 /// Claims and sends what is due; returns how many rows it claimed.
-async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Senders) -> Result<usize> {
+async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Arc<Senders>) -> Result<usize> {
     let at = now();
-    let due: Vec<Due> = with_pool!(db, p => sqlx::query_as(
-        "SELECT kind, event_id, endpoint, payload, attempts, next_attempt_at, created_at FROM webhook_outbox \
-         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-         ORDER BY created_at, event_id LIMIT $2")
-        .bind(at).bind(BATCH).fetch_all(p).await)?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for row in due {
-        let taken = with_pool!(db, p => sqlx::query(
-            "UPDATE webhook_outbox SET next_attempt_at = $1 \
-             WHERE event_id = $2 AND endpoint = $3 AND next_attempt_at = $4 AND delivered_at IS NULL")
-            .bind(at + LEASE_SECS).bind(&row.event_id).bind(&row.endpoint).bind(row.next_attempt_at)
-            .execute(p).await.map(|r| r.rows_affected()))?;
-        if taken == 1 {
-            claimed.push(row);
-        }
-    }
+    // Claimed in one statement (one commit, where a claim per row cost a commit, and on SQLite FULL
+    // an fsync, each): a row another instance claimed meanwhile no longer matches
+    // `next_attempt_at <= now` when this statement comes to it, so no row is sent twice at once.
+    // An instance without the webhook secret leaves webhook rows to those that have it.
+    let kinds = if senders.secret.is_some() {
+        ""
+    } else {
+        " AND kind = 'backchannel'"
+    };
+    let sql = format!(
+        "UPDATE webhook_outbox SET next_attempt_at = $2 \
+         WHERE (event_id, endpoint) IN (SELECT event_id, endpoint FROM webhook_outbox \
+             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1{kinds} \
+             ORDER BY created_at, event_id LIMIT $3) \
+         AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+         RETURNING kind, event_id, endpoint, payload, attempts, created_at"
+    );
+    let claimed: Vec<Due> = with_pool!(db, p => sqlx::query_as(&sql)
+        .bind(at).bind(at + LEASE_SECS).bind(BATCH).fetch_all(p).await)?;
     let n = claimed.len();
-    let sends = claimed.into_iter().map(|row| async move {
-        let outcome = match row.kind.as_str() {
-            BACKCHANNEL => send_logout_token(client, &senders.provider, &row).await,
-            _ => match &senders.secret {
-                Some(secret) => send(client, secret, &row).await,
-                None => Err(Failure::Retry(
-                    "no SIGNOFF_WEBHOOK_SECRET to sign with".into(),
-                )),
-            },
-        };
-        record(db, &row, outcome).await
-    });
-    for result in futures_util::future::join_all(sends).await {
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "webhook delivery: recording an attempt failed");
+    // Each on a task of its own: a logout token is signed (RSA) as it is sent, and the receivers
+    // of one ending are told side by side, on every core.
+    let mut sends = tokio::task::JoinSet::new();
+    for row in claimed {
+        let (db, client, senders) = (db.clone(), client.clone(), senders.clone());
+        sends.spawn(async move {
+            let outcome = match row.kind.as_str() {
+                BACKCHANNEL => send_logout_token(&client, &senders.provider, &row).await,
+                _ => match &senders.secret {
+                    Some(secret) => send(&client, secret, &row).await,
+                    None => Err(Failure::Retry(
+                        "no SIGNOFF_WEBHOOK_SECRET to sign with".into(),
+                    )),
+                },
+            };
+            record(&db, &row, outcome).await
+        });
+    }
+    while let Some(result) = sends.join_next().await {
+        if let Ok(Err(err)) = result {
+            tracing::warn!(error = %err, "outbox delivery: recording an attempt failed");
         }
     }
     Ok(n)
