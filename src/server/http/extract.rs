@@ -167,9 +167,10 @@ pub fn trace_id(headers: &http::HeaderMap) -> String {
     }
 }
 
-/// A form body's parameters; `None` when it is not a form or a parameter is repeated (RFC 6749
-/// §3.2). Empty values count as absent.
-pub fn form(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>> {
+/// A form body's `known` parameters; `None` when it is not a form or one of them is repeated
+/// (RFC 6749 §3.2: a parameter the endpoint defines must not be sent twice). Others are left out,
+/// repeated or not; an empty value counts as absent.
+pub fn form(headers: &HeaderMap, body: &[u8], known: &[&str]) -> Option<HashMap<String, String>> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -181,14 +182,15 @@ pub fn form(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>>
     if !is_form {
         return None;
     }
-    params(body)
+    params(body, known)
 }
 
-/// `application/x-www-form-urlencoded` pairs (a body or a query); `None` when one is repeated.
-pub fn params(text: &[u8]) -> Option<HashMap<String, String>> {
+/// `application/x-www-form-urlencoded` text's (a body's or a query's) `known` parameters, as
+/// [`form`] reads them.
+pub fn params(text: &[u8], known: &[&str]) -> Option<HashMap<String, String>> {
     let mut map = HashMap::new();
     for (key, value) in form_urlencoded::parse(text) {
-        if value.is_empty() {
+        if value.is_empty() || !known.contains(&key.as_ref()) {
             continue;
         }
         if map.insert(key.into_owned(), value.into_owned()).is_some() {
@@ -200,6 +202,15 @@ pub fn params(text: &[u8]) -> Option<HashMap<String, String>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_known_parameter_may_not_repeat_and_others_are_left_out() {
+        let known = ["token", "hint"];
+        let p = super::params(b"token=a&x=1&x=2&hint=&y=3", &known).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p["token"], "a");
+        assert!(super::params(b"token=a&token=b", &known).is_none());
+    }
+
     use http::HeaderValue;
 
     use super::*;

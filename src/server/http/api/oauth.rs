@@ -68,7 +68,8 @@ pub struct RevokeForm {
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply<OAuth> {
     // RFC 6749 §3.2: a form, each parameter at most once.
     let mut form =
-        crate::server::http::extract::form(&headers, &body).ok_or(ApiError::BadRequest)?;
+        crate::server::http::extract::form(&headers, &body, &["token", "token_type_hint"])
+            .ok_or(ApiError::BadRequest)?;
     let hint = form.remove("token_type_hint");
     let token = form.remove("token").ok_or(ApiError::BadRequest)?;
     state

@@ -74,6 +74,7 @@ fn see_other(to: &str) -> Response {
 /// GET). `Err`: where to send the browser instead (the GET of a POST; `error_page` for a repeated
 /// parameter or a POST that is no form).
 fn request_params(
+    known: &[&str],
     path: &str,
     method: &Method,
     query: Option<String>,
@@ -82,12 +83,12 @@ fn request_params(
     error_page: &str,
 ) -> Result<std::collections::HashMap<String, String>, String> {
     if *method == Method::POST {
-        return Err(match form(headers, body) {
+        return Err(match form(headers, body, known) {
             Some(_) => format!("{path}?{}", String::from_utf8_lossy(body)),
             None => error_page.to_owned(),
         });
     }
-    params(query.unwrap_or_default().as_bytes()).ok_or_else(|| error_page.to_owned())
+    params(query.unwrap_or_default().as_bytes(), known).ok_or_else(|| error_page.to_owned())
 }
 
 /// `uri` with `pairs` appended to its query.
@@ -110,6 +111,31 @@ fn with_params(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
     url.into()
 }
 
+/// The authorization request's parameters this endpoint reads or refuses (Core 3.1.2.1), and
+/// `resume` (a request coming back from `/login`).
+const AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "request",
+    "request_uri",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "response_mode",
+    "display",
+    "id_token_hint",
+    "acr_values",
+    "claims",
+    "resume",
+];
+
 /// `GET|POST /authorize`: OpenID Connect Core 3.1.2, the code flow with PKCE.
 async fn authorize(
     State(state): State<AppState>,
@@ -120,6 +146,7 @@ async fn authorize(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let p = match request_params(
+        AUTHORIZE_PARAMS,
         "/authorize",
         &method,
         query,
@@ -132,7 +159,11 @@ async fn authorize(
     };
     // A request resumed after `/login` (see below).
     let p = match p.get("resume") {
-        Some(resume) => match URL_SAFE_NO_PAD.decode(resume).ok().and_then(|b| params(&b)) {
+        Some(resume) => match URL_SAFE_NO_PAD
+            .decode(resume)
+            .ok()
+            .and_then(|b| params(&b, AUTHORIZE_PARAMS))
+        {
             Some(resumed) => resumed,
             None => return Err(Problem("invalid_request")),
         },
@@ -265,7 +296,23 @@ async fn end_session(
     browser: Browser,
     body: Bytes,
 ) -> Response {
-    let p = match request_params("/end-session", &method, query, &headers, &body, "/logout") {
+    let known = [
+        "id_token_hint",
+        "logout_hint",
+        "client_id",
+        "post_logout_redirect_uri",
+        "state",
+        "ui_locales",
+    ];
+    let p = match request_params(
+        &known,
+        "/end-session",
+        &method,
+        query,
+        &headers,
+        &body,
+        "/logout",
+    ) {
         Ok(p) => p,
         Err(to) => return see_other(&to),
     };

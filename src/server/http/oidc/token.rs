@@ -123,8 +123,9 @@ async fn client(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    known: &[&str],
 ) -> Result<(HashMap<String, String>, Client), (GrantError, bool)> {
-    let form = form(headers, body).ok_or((
+    let form = form(headers, body, known).ok_or((
         GrantError::InvalidRequest("a form body without repeated parameters"),
         false,
     ))?;
@@ -162,7 +163,17 @@ fn tokens_response(tokens: Tokens) -> Response {
 
 /// `POST /oauth/token`.
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (form, client) = match client(&state, &headers, &body).await {
+    const KNOWN: &[&str] = &[
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "scope",
+        "client_id",
+        "client_secret",
+    ];
+    let (form, client) = match client(&state, &headers, &body, KNOWN).await {
         Ok(found) => found,
         Err((err, basic)) => return grant_error(err, basic),
     };
@@ -206,7 +217,7 @@ fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned());
     }
-    form(headers, body)?.remove("access_token")
+    form(headers, body, &["access_token"])?.remove("access_token")
 }
 
 /// `GET|POST /oauth/userinfo`: 401 with `WWW-Authenticate: Bearer error="invalid_token"` for a
@@ -223,7 +234,8 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 /// `POST /oauth/introspect` (client-authenticated).
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (form, client) = match client(&state, &headers, &body).await {
+    const KNOWN: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
+    let (form, client) = match client(&state, &headers, &body, KNOWN).await {
         Ok(found) => found,
         Err((err, basic)) => return grant_error(err, basic),
     };
