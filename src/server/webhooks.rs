@@ -150,7 +150,7 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Arc<Senders>) 
     // of one ending are told side by side, on every core.
     let mut sends = tokio::task::JoinSet::new();
     for row in claimed {
-        let (db, client, senders) = (db.clone(), client.clone(), senders.clone());
+        let (client, senders) = (client.clone(), senders.clone());
         sends.spawn(async move {
             let outcome = match row.kind.as_str() {
                 BACKCHANNEL => send_logout_token(&client, &senders.provider, &row).await,
@@ -161,13 +161,17 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Arc<Senders>) 
                     )),
                 },
             };
-            record(&db, &row, outcome).await
+            (row, outcome)
         });
     }
+    let mut attempts = Vec::with_capacity(n);
     while let Some(result) = sends.join_next().await {
-        if let Ok(Err(err)) = result {
-            tracing::warn!(error = %err, "outbox delivery: recording an attempt failed");
+        if let Ok(attempt) = result {
+            attempts.push(attempt);
         }
+    }
+    if let Err(err) = record(db, attempts).await {
+        tracing::warn!(error = %err, "outbox delivery: recording the attempts failed");
     }
     Ok(n)
 }
@@ -239,54 +243,70 @@ fn outcome(
     }
 }
 
-async fn record(db: &Db, row: &Due, outcome: std::result::Result<(), Failure>) -> Result<()> {
+/// A row, its attempts so far, and the error with whether it is given up (none: delivered).
+type Recorded = (Due, i64, Option<(String, bool)>);
+
+/// Records a batch's attempts in one transaction (one commit, where a commit per row held up the
+/// next batch by as many fsyncs), then logs and counts them.
+async fn record(db: &Db, attempts: Vec<(Due, std::result::Result<(), Failure>)>) -> Result<()> {
     let at = now();
-    let attempts = row.attempts + 1;
-    // The endpoint without path or query (which may carry a token of the receiver's) for the log.
-    let host = endpoint_for_logs(&row.endpoint);
-    let kind: &'static str = if row.kind == BACKCHANNEL {
-        BACKCHANNEL
-    } else {
-        "webhook"
-    };
-    if outcome.is_err() {
-        metrics::counter!("signoff_outbox_failures_total", "kind" => kind).increment(1);
-    }
-    match outcome {
-        Ok(()) => {
-            with_pool!(db, p => sqlx::query(
-                "UPDATE webhook_outbox SET delivered_at = $1, attempts = $2, last_error = NULL \
-                 WHERE event_id = $3 AND endpoint = $4")
-                .bind(at).bind(attempts).bind(&row.event_id).bind(&row.endpoint)
-                .execute(p).await.map(|_| ()))?;
-            tracing::info!(event = %row.event_id, endpoint = %host, attempts, kind, "delivered");
-            // From the ending's commit (whole seconds) to the receiver's 2xx.
-            let since = crate::server::metrics::since_unix(row.created_at);
-            metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => kind).record(since);
-        }
-        Err(failure) => {
-            // Given up after the last attempt (or a final answer); else tried again after a back-off.
-            let (error, give_up) = match failure {
+    let rows: Vec<Recorded> = attempts
+        .into_iter()
+        .map(|(row, outcome)| {
+            let n = row.attempts + 1;
+            let failed = outcome.err().map(|failure| match failure {
                 Failure::Final(e) => (e, true),
-                Failure::Retry(e) => (e, attempts >= MAX_ATTEMPTS),
+                Failure::Retry(e) => (e, n >= MAX_ATTEMPTS),
+            });
+            (row, n, failed)
+        })
+        .collect();
+    with_pool!(db, p => async {
+        let mut tx = p.begin().await?;
+        for (row, n, failed) in &rows {
+            let query = match failed {
+                None => sqlx::query(
+                    "UPDATE webhook_outbox SET delivered_at = $1, attempts = $2, last_error = NULL \
+                     WHERE event_id = $3 AND endpoint = $4")
+                    .bind(at).bind(n).bind(&row.event_id).bind(&row.endpoint),
+                // Given up after the last attempt (or a final answer).
+                Some((error, true)) => sqlx::query(
+                    "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $5 \
+                     WHERE event_id = $3 AND endpoint = $4")
+                    .bind(at).bind(n).bind(&row.event_id).bind(&row.endpoint).bind(error),
+                // Tried again after a back-off.
+                Some((error, false)) => sqlx::query(
+                    "UPDATE webhook_outbox SET next_attempt_at = $1, attempts = $2, last_error = $5 \
+                     WHERE event_id = $3 AND endpoint = $4")
+                    .bind(at + backoff(*n)).bind(n).bind(&row.event_id).bind(&row.endpoint).bind(error),
             };
-            let (sql, when) = if give_up {
-                (
-                    "UPDATE webhook_outbox SET failed_at = $1, attempts = $2, last_error = $3 \
-                  WHERE event_id = $4 AND endpoint = $5",
-                    at,
-                )
-            } else {
-                ("UPDATE webhook_outbox SET next_attempt_at = $1, attempts = $2, last_error = $3 \
-                  WHERE event_id = $4 AND endpoint = $5", at + backoff(attempts))
-            };
-            with_pool!(db, p => sqlx::query(sql)
-                .bind(when).bind(attempts).bind(&error).bind(&row.event_id).bind(&row.endpoint)
-                .execute(p).await.map(|_| ()))?;
-            if give_up {
-                tracing::error!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery given up");
-            } else {
-                tracing::warn!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery attempt failed; will retry");
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }.await)?;
+    for (row, attempts, failed) in &rows {
+        // The endpoint without path or query (which may carry a token of the receiver's).
+        let host = endpoint_for_logs(&row.endpoint);
+        let kind: &'static str = if row.kind == BACKCHANNEL {
+            BACKCHANNEL
+        } else {
+            "webhook"
+        };
+        match failed {
+            None => {
+                tracing::info!(event = %row.event_id, endpoint = %host, attempts, kind, "delivered");
+                // From the ending's commit (whole seconds) to the receiver's 2xx.
+                let since = crate::server::metrics::since_unix(row.created_at);
+                metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => kind)
+                    .record(since);
+            }
+            Some((error, give_up)) => {
+                metrics::counter!("signoff_outbox_failures_total", "kind" => kind).increment(1);
+                if *give_up {
+                    tracing::error!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery given up");
+                } else {
+                    tracing::warn!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery attempt failed; will retry");
+                }
             }
         }
     }

@@ -13,6 +13,10 @@
 //!
 //! `credentials_expire_at` is the latest expiry of any credential of the sign-in (`null` when one
 //! never expires, a personal token): how long a receiver must remember the sign-in as ended.
+//!
+//! Beside them, in the same table and transaction, the fixed claims of each Back-Channel Logout
+//! token ([`LogoutToken`], kind `backchannel`): the OpenID Provider signs them at each delivery
+//! attempt (`oidc::logout_tokens`).
 
 use std::sync::Arc;
 
@@ -130,6 +134,34 @@ pub fn session_ended(
         },
     };
     serde_json::to_string(&event).unwrap_or_default()
+}
+
+/// A logout token's claims fixed at commit: the client (`aud`), the user (`sub`), the sign-in
+/// (`sid`) and why it ended (`reason`, the wire names of `/events` and webhooks).
+#[derive(Serialize, serde::Deserialize)]
+pub struct LogoutToken {
+    pub aud: String,
+    pub sub: String,
+    pub sid: String,
+    pub reason: String,
+}
+
+impl LogoutToken {
+    /// The outbox row's payload for client `aud`, user `sub`, sign-in `sid`.
+    pub fn payload(aud: &str, sub: &str, sid: &str, reason: crate::reasons::EndReason) -> String {
+        serde_json::to_string(&LogoutToken {
+            aud: aud.into(),
+            sub: sub.into(),
+            sid: sid.into(),
+            reason: reason.as_str().into(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// An outbox id for one logout token (the same for every attempt; not the token's `jti`).
+    pub fn event_id() -> String {
+        format!("lt_{}", uuid::Uuid::now_v7().simple())
+    }
 }
 
 #[cfg(test)]

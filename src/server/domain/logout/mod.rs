@@ -35,9 +35,11 @@
 //! ```
 //!
 //! Here: the vocabulary ([`Ending`], [`Caller`], [`Scope`], [`Ended`]), the queue and the
-//! [`Engine`]; [`rules`] says what each ending does, in SQL over any transaction ([`tx`]); the
+//! [`Engine`]; [`rules`] says what each ending does, in SQL over any transaction ([`tx`]), and
+//! [`announce`] what it tells other services; the
 //! writers are [`sqlite`] and [`postgres`].
 
+mod announce;
 mod postgres;
 mod rules;
 mod sqlite;

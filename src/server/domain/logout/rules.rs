@@ -9,14 +9,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
+    announce,
     tx::{AuditRow, Ctx, DbResult, Tx, Val},
     Caller, Ended, EndedSignin, Ending, FailPoint, Job, Request, Scope,
 };
-use crate::server::domain::{
-    model::{AuditKind, Audited, AuthError, EndReason, Result},
-    oidc::logout_tokens,
-    outbox::{self, SigninFacts},
-};
+use crate::server::domain::model::{AuditKind, Audited, AuthError, EndReason, Result};
 
 /// A request's answer: `Ok(Err(_))` is a refusal that changed nothing (401, 404, 409); the outer
 /// `Err` is a failure that rolls the whole group back.
@@ -436,8 +433,8 @@ async fn finish<T: Tx>(
 ) -> DbResult<()> {
     ctx.checkpoint(FailPoint::AfterEnding)?;
     let all: Vec<&EndedSignin> = requests.iter().flat_map(|(e, _)| e.iter()).collect();
-    write_events(tx, ctx, &all).await?;
-    write_logout_tokens(tx, ctx, &all).await?;
+    announce::webhook_events(tx, ctx, &all).await?;
+    announce::logout_tokens(tx, ctx, &all).await?;
     let mut rows = Vec::new();
     for (ended, via) in requests {
         let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -479,100 +476,6 @@ fn audit_row(user: &str, event: AuditKind, signin: Option<&str>, detail: &str) -
         signin_id: signin.map(str::to_owned),
         detail: detail.to_owned(),
     }
-}
-
-/// Writes a `session.ended` event per ended sign-in and receiver to the webhook outbox (nothing
-/// when no receiver is configured), in the transaction that ends them.
-async fn write_events<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, ended: &[&EndedSignin]) -> DbResult<()> {
-    if !ctx.outbox.enabled() || ended.is_empty() {
-        return Ok(());
-    }
-    let reasons: HashMap<&str, EndReason> =
-        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
-    for chunk in ended.chunks(500) {
-        let mut args: Vec<Val> = Vec::new();
-        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
-        let sql = format!(
-            "SELECT s.id, s.user_id, s.kind, s.last_seen_at, \
-             (SELECT COUNT(*) FROM tokens t WHERE t.signin_id = s.id AND t.expires_at IS NULL), \
-             (SELECT MAX(t.expires_at) FROM tokens t WHERE t.signin_id = s.id), \
-             (SELECT MAX(r.expires_at) FROM refresh_tokens r WHERE r.signin_id = s.id) \
-             FROM signins s WHERE s.id IN ({list})"
-        );
-        type FactsRow = (String, String, String, i64, i64, Option<i64>, Option<i64>);
-        let rows: Vec<FactsRow> = tx.rows(&sql, &args).await?;
-        for (id, user_id, kind, last_seen_at, unexpiring, token_exp, refresh_exp) in rows {
-            let facts = SigninFacts {
-                id,
-                user_id,
-                kind,
-                last_seen_at,
-                has_unexpiring_token: unexpiring > 0,
-                token_expires_at: token_exp,
-                refresh_expires_at: refresh_exp,
-            };
-            let reason = reasons
-                .get(facts.id.as_str())
-                .copied()
-                .unwrap_or(EndReason::Logout);
-            let body =
-                outbox::session_ended(&facts, reason.as_str(), ctx.at, ctx.outbox.session_idle);
-            let id = outbox::event_id();
-            for endpoint in ctx.outbox.endpoints.iter() {
-                tx.exec(
-                    "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts) \
-                     VALUES ($1, $2, $3, $4, $4, 0)",
-                    &[id.as_str().into(), endpoint.into(), body.as_str().into(), ctx.at.into()],
-                )
-                .await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Writes a back-channel logout token's claims to the outbox for every OpenID client that received
-/// an ID token in an ended sign-in and has a `backchannel_logout_uri`, in the transaction that ends
-/// it (the token is signed at each delivery attempt: see `oidc::logout_tokens`).
-async fn write_logout_tokens<T: Tx>(
-    tx: &mut T,
-    ctx: &Ctx<'_>,
-    ended: &[&EndedSignin],
-) -> DbResult<()> {
-    if ended.is_empty() {
-        return Ok(());
-    }
-    let reasons: HashMap<&str, EndReason> =
-        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
-    for chunk in ended.chunks(500) {
-        let mut args: Vec<Val> = Vec::new();
-        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
-        let sql = format!(
-            "SELECT g.signin_id, g.client_id, g.sub, c.backchannel_logout_uri \
-             FROM oidc_signin_clients g JOIN oidc_clients c ON c.client_id = g.client_id \
-             WHERE g.signin_id IN ({list}) AND c.backchannel_logout_uri IS NOT NULL"
-        );
-        let rows: Vec<(String, String, String, String)> = tx.rows(&sql, &args).await?;
-        for (sid, client_id, sub, endpoint) in rows {
-            let reason = reasons
-                .get(sid.as_str())
-                .copied()
-                .unwrap_or(EndReason::Logout);
-            let payload = logout_tokens::payload(&client_id, &sub, &sid, reason);
-            tx.exec(
-                "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind) \
-                 VALUES ($1, $2, $3, $4, $4, 0, 'backchannel')",
-                &[
-                    logout_tokens::event_id().as_str().into(),
-                    endpoint.as_str().into(),
-                    payload.as_str().into(),
-                    ctx.at.into(),
-                ],
-            )
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Local logouts by opaque token, `(job index, digest)`, in bulk: found and ended in a few

@@ -149,11 +149,18 @@ impl Auth {
         client_id: &str,
         secret: Option<&str>,
     ) -> std::result::Result<Client, GrantError> {
-        let client = self
-            .oidc_client(client_id)
-            .await
-            .map_err(GrantError::Failed)?
-            .ok_or(GrantError::InvalidClient)?;
+        let client = match self.oidc.recent_client(client_id) {
+            Some(client) => client,
+            None => {
+                let client = self
+                    .oidc_client(client_id)
+                    .await
+                    .map_err(GrantError::Failed)?
+                    .ok_or(GrantError::InvalidClient)?;
+                self.oidc.remember_client(&client);
+                client
+            }
+        };
         let ok = match secret {
             Some(secret) => client.secret_matches(secret),
             None => client.public,

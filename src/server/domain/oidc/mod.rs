@@ -39,7 +39,14 @@ pub struct Provider {
     pub issuer: String,
     /// The RS256 keys.
     pub keys: keys::KeyRing,
+    /// Clients read lately, for the token and introspection endpoints: a client is read from the
+    /// database at most once a [`CLIENT_CACHE_TTL`] per instance (a removal is in force everywhere
+    /// within it; a new client is found at once).
+    clients: quick_cache::sync::Cache<String, (Client, std::time::Instant)>,
 }
+
+/// How long a client read from the database is used without reading it again.
+pub const CLIENT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Provider {
     /// A provider named `issuer`, with the keys of `keys_dir` (a first key is generated there when
@@ -48,7 +55,22 @@ impl Provider {
         Ok(Self {
             issuer: issuer.trim_end_matches('/').to_owned(),
             keys: keys::KeyRing::open(keys_dir)?,
+            clients: quick_cache::sync::Cache::new(1024),
         })
+    }
+
+    /// A client read within [`CLIENT_CACHE_TTL`], if any.
+    pub(crate) fn recent_client(&self, client_id: &str) -> Option<Client> {
+        let (client, read_at) = self.clients.get(client_id)?;
+        (read_at.elapsed() < CLIENT_CACHE_TTL).then_some(client)
+    }
+
+    /// Remembers a client just read.
+    pub(crate) fn remember_client(&self, client: &Client) {
+        self.clients.insert(
+            client.client_id.clone(),
+            (client.clone(), std::time::Instant::now()),
+        );
     }
 
     /// Reads the key directory again every [`keys::RELOAD_EVERY`], for as long as the server runs.
