@@ -822,6 +822,29 @@ async fn refresh_reuse_ends_the_browser_signin_and_every_client_hears_why() {
     );
 }
 
+/// A receiver, a client sending logout tokens to it, and the account `ada@example.com`.
+async fn one_client_listening(app: &TestApp) -> (Receiver, Rp) {
+    let receiver = Receiver::start().await;
+    let rp = register(app, false, Some(&receiver.url)).await;
+    app.create_user("ada@example.com").await;
+    (receiver, rp)
+}
+
+/// The `n`-th logout token the receiver got: valid, for the sign-in of ID token claims `id`,
+/// saying `reason`.
+async fn next_logout_token(
+    app: &TestApp,
+    r: &Receiver,
+    rp: &Rp,
+    n: usize,
+    reason: &str,
+    id: &Value,
+) {
+    let got = r.wait_for(n).await;
+    let claims = logout_token(app, &got[n - 1], rp, id).await;
+    assert_eq!(claims["reason"], reason);
+}
+
 #[tokio::test]
 async fn every_kind_of_ending_sends_logout_tokens() {
     let app = spawn_app_with(|c| {
@@ -829,15 +852,11 @@ async fn every_kind_of_ending_sends_logout_tokens() {
         c.sweep_every = Duration::from_secs(1);
     })
     .await;
-    let receiver = Receiver::start().await;
-    let rp = register(&app, false, Some(&receiver.url)).await;
-    app.create_user("ada@example.com").await;
+    let (receiver, rp) = one_client_listening(&app).await;
     let mut seen = 0;
     let mut expect = async |reason: &str, id: &Value| {
         seen += 1;
-        let got = receiver.wait_for(seen).await;
-        let claims = logout_token(&app, &got[seen - 1], &rp, id).await;
-        assert_eq!(claims["reason"], reason);
+        next_logout_token(&app, &receiver, &rp, seen, reason, id).await;
     };
     // Log out everywhere from /sessions.
     let cookie = app.browser_login("ada@example.com").await;
@@ -1066,15 +1085,11 @@ async fn absolute_expiry_the_signin_limit_and_a_seed_dialects_global_logout_send
         c.max_signins_per_user = Some(2);
     })
     .await;
-    let receiver = Receiver::start().await;
-    let rp = register(&app, false, Some(&receiver.url)).await;
-    app.create_user("ada@example.com").await;
+    let (receiver, rp) = one_client_listening(&app).await;
     let mut seen = 0;
     let mut expect = async |reason: &str, id: &Value| {
         seen += 1;
-        let got = receiver.wait_for(seen).await;
-        let claims = logout_token(&app, &got[seen - 1], &rp, id).await;
-        assert_eq!(claims["reason"], reason);
+        next_logout_token(&app, &receiver, &rp, seen, reason, id).await;
     };
     // Seed 001, scope global, from an API token of the same account.
     let cookie = app.browser_login("ada@example.com").await;
