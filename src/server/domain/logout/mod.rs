@@ -142,11 +142,6 @@ pub enum Ending {
         /// Why.
         reason: EndReason,
     },
-    /// Seed 004's refresh (the refresh token verified): the refresh token `refresh_jti` of sign-in
-    /// `sid` is marked used at `at` with its successor stored, and the access token issued with it
-    /// is denied until `access_expires_at`. Refused ([`AuthError::InvalidToken`], nothing changed)
-    /// when the token was rotated before or its sign-in has ended: the caller then tells a replay
-    /// from reuse.
     /// An OpenID authorization code presented a second time: every token issued from it (its
     /// refresh tokens, through every rotation, and their access tokens) is revoked; its sign-in
     /// stays (RFC 6749 §4.1.2).
@@ -154,6 +149,11 @@ pub enum Ending {
         /// The code's digest, which its refresh tokens carry as `grant_id`.
         grant_id: String,
     },
+    /// Seed 004's refresh (the refresh token verified): the refresh token `refresh_jti` of sign-in
+    /// `sid` is marked used at `at` with its successor stored, and the access token issued with it
+    /// is denied until `access_expires_at`. Refused ([`AuthError::InvalidToken`], nothing changed)
+    /// when the token was rotated before or its sign-in has ended: the caller then tells a replay
+    /// from reuse.
     Rotate {
         /// The sign-in.
         sid: String,
