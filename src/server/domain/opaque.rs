@@ -55,7 +55,7 @@ pub struct PersonalToken {
     pub last_used_at: Option<i64>,
 }
 
-fn random_token(prefix: &str) -> SecretString {
+pub(super) fn random_token(prefix: &str) -> SecretString {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     SecretString::from(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))

@@ -3,11 +3,13 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
-use secrecy::SecretString;
-use sha2::{Digest, Sha256};
+use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::super::model::{AuthError, Result};
+use super::super::{
+    model::{AuthError, Result},
+    opaque::{digest, random_token},
+};
 use crate::{
     server::db::{now, Db},
     with_pool,
@@ -20,6 +22,9 @@ pub struct Client {
     pub name: String,
     /// Confidential clients authenticate with a secret; public ones (`--public`) use PKCE alone.
     pub public: bool,
+    /// The secret's digest, as an opaque token's is stored (`opaque::digest`). A secret is 256
+    /// random bits, so a plain SHA-256 cannot be reversed by guessing, and a slow password hash
+    /// (argon2) would only slow every token request.
     #[serde(skip)]
     secret_digest: Option<String>,
     pub redirect_uris: Vec<String>,
@@ -65,11 +70,6 @@ impl From<Row> for Client {
     }
 }
 
-/// The digest a secret is stored as. A client secret is 256 random bits: a plain SHA-256 cannot be
-/// reversed by guessing, so a slow password hash (argon2) would only slow every token request.
-fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
 
 impl Client {
     /// Whether `secret` is this client's (constant time); a public client has none.
@@ -142,24 +142,20 @@ pub async fn add(db: &Db, new: &NewClient) -> Result<(Client, Option<SecretStrin
     let mut id = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut id);
     let client_id = format!("soc_{}", URL_SAFE_NO_PAD.encode(id));
-    let secret = (!new.public).then(|| {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        format!("socs_{}", URL_SAFE_NO_PAD.encode(bytes))
-    });
+    let secret = (!new.public).then(|| random_token("socs_"));
     let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let at = now();
     with_pool!(db, p => sqlx::query(
         "INSERT INTO oidc_clients (client_id, name, secret_digest, redirect_uris, \
          post_logout_redirect_uris, backchannel_logout_uri, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(&client_id).bind(new.name.trim()).bind(secret.as_deref().map(digest))
+        .bind(&client_id).bind(new.name.trim()).bind(secret.as_ref().map(|s| digest(s.expose_secret())))
         .bind(json(&new.redirect_uris)).bind(json(&new.post_logout_redirect_uris))
         .bind(&new.backchannel_logout_uri).bind(at)
         .execute(p).await.map(|_| ()))?;
     let client = find(db, &client_id)
         .await?
         .ok_or_else(|| AuthError::Internal("the new client is missing".into()))?;
-    Ok((client, secret.map(SecretString::from)))
+    Ok((client, secret))
 }
 
 /// A client by id.

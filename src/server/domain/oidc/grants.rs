@@ -9,8 +9,7 @@
 //! makes the exchange fail.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use rand::RngCore;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +26,7 @@ use crate::{
             keys::{Claims, ISSUER},
             logout::Ending,
             model::{AuditKind, AuthError, Result, SigninStatus, User},
+            opaque::{digest, random_token},
             ttl::{ACCESS_TTL, REFRESH_TTL},
         },
     },
@@ -118,10 +118,6 @@ struct IdClaims<'a> {
     email_verified: Option<bool>,
 }
 
-fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
 /// RFC 7636 §4.6: `BASE64URL(SHA256(verifier)) == challenge`, for a verifier of 43 to 128 allowed
 /// characters.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
@@ -179,17 +175,16 @@ impl Auth {
         signin_id: &str,
         req: &AuthorizeRequest,
     ) -> Result<String> {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let code = format!("soc_{}", URL_SAFE_NO_PAD.encode(bytes));
+        let code = random_token("soc_");
+        let code = code.expose_secret();
         with_pool!(&self.db, p => sqlx::query(
             "INSERT INTO oidc_codes (digest, client_id, signin_id, redirect_uri, scope, nonce, \
              code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(sha256_hex(&code)).bind(&client.client_id).bind(signin_id)
+            .bind(digest(code)).bind(&client.client_id).bind(signin_id)
             .bind(&req.redirect_uri).bind(&req.scope).bind(&req.nonce).bind(&req.code_challenge)
             .bind(now() + CODE_TTL)
             .execute(p).await.map(|_| ()))?;
-        Ok(code)
+        Ok(code.to_owned())
     }
 
     /// The `authorization_code` grant.
@@ -204,7 +199,7 @@ impl Auth {
         if code.is_empty() || code.len() > 200 {
             return Err(GrantError::InvalidGrant);
         }
-        let digest = sha256_hex(code);
+        let digest = digest(code);
         let at = now();
         let lock = if self.db.engine() == "postgres" {
             " FOR SHARE OF s"
