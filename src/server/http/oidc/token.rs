@@ -26,7 +26,7 @@ use crate::server::{
     },
     http::{
         api::{ApiError, DialectKind},
-        extract::form,
+        extract::{self, form},
     },
     AppState,
 };
@@ -210,14 +210,11 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 /// The bearer token of a userinfo request: the `Authorization` header, or (RFC 6750 §2.2) an
 /// `access_token` form parameter of a POST.
 fn bearer(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let text = auth.to_str().ok()?;
-        let (scheme, token) = text.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+    match extract::bearer(headers) {
+        Ok(Some(token)) => Some(token.to_owned()),
+        Ok(None) => form(headers, body, &["access_token"])?.remove("access_token"),
+        Err(_) => None,
     }
-    form(headers, body, &["access_token"])?.remove("access_token")
 }
 
 /// `GET|POST /oauth/userinfo`: 401 with `WWW-Authenticate: Bearer error="invalid_token"` for a
