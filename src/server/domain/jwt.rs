@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::{
     auth::Auth,
@@ -115,7 +115,10 @@ impl Auth {
     /// ends.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<JwtPair> {
-        self.rotate(refresh_token, None).await
+        Ok(self
+            .rotate(refresh_token, None, "seed 004 refresh")
+            .await?
+            .0)
     }
 
     /// [`Auth::refresh`] for the OpenID client `client_id`: only a refresh token issued to it.
@@ -124,16 +127,20 @@ impl Auth {
         refresh_token: &str,
         client_id: &str,
     ) -> Result<(JwtPair, Grant)> {
-        let pair = self.rotate(refresh_token, Some(client_id)).await?;
-        let claims = self
-            .keys
-            .verify(pair.refresh_token.expose_secret(), "refresh")?;
-        let grant = Grant::of(&claims).ok_or(AuthError::InvalidToken)?;
-        Ok((pair, grant))
+        let (pair, grant) = self
+            .rotate(refresh_token, Some(client_id), "OpenID refresh grant")
+            .await?;
+        Ok((pair, grant.ok_or(AuthError::InvalidToken)?))
     }
 
-    /// The rotation behind both: a refresh token of `client` (none: a seed 004 pair's).
-    async fn rotate(&self, refresh_token: &str, client: Option<&str>) -> Result<JwtPair> {
+    /// The rotation behind both: a refresh token of `client` (none: a seed 004 pair's), and the
+    /// grant it carries over. `via` names the API for the audit trail.
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        client: Option<&str>,
+        via: &str,
+    ) -> Result<(JwtPair, Option<Grant>)> {
         let claims = self.keys.verify(refresh_token, "refresh")?;
         if claims.client_id.as_deref() != client {
             return Err(AuthError::InvalidToken);
@@ -158,16 +165,17 @@ impl Auth {
             access_expires_at: claims.iat + ACCESS_TTL,
             at,
         };
-        match self.end(rotation, "seed 004 refresh").await {
+        match self.end(rotation, via).await {
             Ok(_) => {
-                return self.sign_pair(
+                let pair = self.sign_pair(
                     &user,
                     &claims.sid,
                     at,
                     &refresh_jti,
                     &access_jti,
                     grant.as_ref(),
-                )
+                )?;
+                return Ok((pair, grant));
             }
             Err(AuthError::InvalidToken) => {}
             Err(err) => return Err(err),
@@ -196,18 +204,19 @@ impl Auth {
                 with_pool!(&self.db, p => async {
                     let mut tx = p.begin().await?;
                     audit!(&mut *tx, &claims.sub, AuditKind::RefreshReplay.as_str(), &claims.sid,
-                        "a refresh repeated within the grace window got the same pair (via seed 004 refresh)")?;
+                        &format!("a refresh repeated within the grace window got the same pair (via {via})"))?;
                     tx.commit().await
                 }.await)?;
                 tracing::info!(signin.id = %claims.sid, "benign refresh replay within the grace window");
-                return self.sign_pair(
+                let pair = self.sign_pair(
                     &user,
                     &claims.sid,
                     used_at,
                     &next,
                     &next_access,
                     grant.as_ref(),
-                );
+                )?;
+                return Ok((pair, grant));
             }
         }
         tracing::warn!(signin.id = %claims.sid, "refresh token reuse: ending the sign-in");
@@ -217,7 +226,7 @@ impl Auth {
                 owner: Some(claims.sub.clone()),
                 reason: EndReason::RefreshReuse,
             },
-            "seed 004 refresh",
+            via,
         )
         .await?;
         Err(AuthError::InvalidToken)
@@ -299,6 +308,7 @@ mod tests {
         auth::testing::{accepted, auth, user},
         principal::Via,
     };
+    use secrecy::ExposeSecret;
 
     /// A new user's first JWT pair.
     async fn ada_pair(auth: &Auth) -> JwtPair {
