@@ -24,11 +24,9 @@ pub(super) async fn webhook_events<T: Tx>(
     if !ctx.outbox.enabled() || ended.is_empty() {
         return Ok(());
     }
-    let reasons: HashMap<&str, EndReason> =
-        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
+    let reasons = Reasons::of(ended);
     for chunk in ended.chunks(500) {
-        let mut args: Vec<Val> = Vec::new();
-        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
+        let (list, args) = id_list::<T>(chunk);
         let sql = format!(
             "SELECT s.id, s.user_id, s.kind, s.last_seen_at, \
              (SELECT COUNT(*) FROM tokens t WHERE t.signin_id = s.id AND t.expires_at IS NULL), \
@@ -48,10 +46,7 @@ pub(super) async fn webhook_events<T: Tx>(
                 token_expires_at: token_exp,
                 refresh_expires_at: refresh_exp,
             };
-            let reason = reasons
-                .get(facts.id.as_str())
-                .copied()
-                .unwrap_or(EndReason::Logout);
+            let reason = reasons.of_signin(&facts.id);
             let body =
                 outbox::session_ended(&facts, reason.as_str(), ctx.at, ctx.outbox.session_idle);
             let id = outbox::event_id();
@@ -79,11 +74,9 @@ pub(super) async fn logout_tokens<T: Tx>(
     if ended.is_empty() {
         return Ok(());
     }
-    let reasons: HashMap<&str, EndReason> =
-        ended.iter().map(|e| (e.id.as_str(), e.reason)).collect();
+    let reasons = Reasons::of(ended);
     for chunk in ended.chunks(500) {
-        let mut args: Vec<Val> = Vec::new();
-        let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
+        let (list, args) = id_list::<T>(chunk);
         let sql = format!(
             "SELECT g.signin_id, g.client_id, g.sub, c.backchannel_logout_uri \
              FROM oidc_signin_clients g JOIN oidc_clients c ON c.client_id = g.client_id \
@@ -91,10 +84,7 @@ pub(super) async fn logout_tokens<T: Tx>(
         );
         let rows: Vec<(String, String, String, String)> = tx.rows(&sql, &args).await?;
         for (sid, client_id, sub, endpoint) in rows {
-            let reason = reasons
-                .get(sid.as_str())
-                .copied()
-                .unwrap_or(EndReason::Logout);
+            let reason = reasons.of_signin(&sid);
             let payload = LogoutToken::payload(&client_id, &sub, &sid, reason);
             tx.exec(
                 "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind) \
@@ -110,4 +100,24 @@ pub(super) async fn logout_tokens<T: Tx>(
         }
     }
     Ok(())
+}
+
+/// Why each ended sign-in ended, by its id.
+struct Reasons<'a>(HashMap<&'a str, EndReason>);
+
+impl<'a> Reasons<'a> {
+    fn of(ended: &[&'a EndedSignin]) -> Self {
+        Self(ended.iter().map(|e| (e.id.as_str(), e.reason)).collect())
+    }
+
+    fn of_signin(&self, id: &str) -> EndReason {
+        self.0.get(id).copied().unwrap_or(EndReason::Logout)
+    }
+}
+
+/// `chunk`'s sign-in ids as a statement's `IN (…)` list, with its arguments.
+fn id_list<T: Tx>(chunk: &[&EndedSignin]) -> (String, Vec<Val>) {
+    let mut args = Vec::new();
+    let list = T::list(&mut args, chunk.iter().map(|e| e.id.clone()).collect());
+    (list, args)
 }
