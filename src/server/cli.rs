@@ -134,11 +134,7 @@ pub struct WebhooksArgs {
 }
 
 async fn open() -> Result<(Config, Auth), String> {
-    let config = Config::from_env()?;
-    let db = Db::connect_with(&config.database_url, config.durability)
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+    let (config, db) = database().await?;
     let sessions = crate::server::sessions::Sessions::new(&db)
         .await
         .map_err(|e| format!("sessions: {e}"))?;
