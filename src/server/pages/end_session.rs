@@ -6,7 +6,10 @@ use super::{
     context,
     sign_in::{finish_logout, Target},
 };
-use crate::server::{domain::EndReason, http::session};
+use crate::server::{
+    domain::EndReason,
+    http::{oidc::browser::with_params, session},
+};
 
 /// Ends this browser's sign-in (reason `rp_logout`), then goes to the application's
 /// `post_logout_redirect_uri` with `state` when it is registered for `client_id`, else to `/login`.
@@ -32,12 +35,8 @@ pub async fn confirm_logout(
     };
     let back = match (client, post_logout_redirect_uri.as_deref()) {
         (Some(c), Some(uri)) if c.allows_post_logout(uri) => {
-            url::Url::parse(uri).ok().map(|mut url| {
-                if let Some(s) = state.as_deref().filter(|s| !s.is_empty()) {
-                    url.query_pairs_mut().append_pair("state", s);
-                }
-                String::from(url)
-            })
+            let state = state.as_deref().filter(|s| !s.is_empty());
+            Some(with_params(uri, &[("state", state)]))
         }
         _ => None,
     };

@@ -70,7 +70,6 @@ impl From<Row> for Client {
     }
 }
 
-
 impl Client {
     /// Whether `secret` is this client's (constant time); a public client has none.
     pub fn secret_matches(&self, secret: &str) -> bool {

@@ -91,8 +91,9 @@ fn request_params(
     params(query.unwrap_or_default().as_bytes(), known).ok_or_else(|| error_page.to_owned())
 }
 
-/// `uri` with `pairs` appended to its query.
-fn with_params(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
+/// `uri` with `pairs` appended to its query (those that are `Some`); `uri` as it is when there are
+/// none.
+pub fn with_params(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
     let Ok(mut url) = url::Url::parse(uri) else {
         return uri.to_owned();
     };
