@@ -84,7 +84,7 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let meta = ClientMeta {
                 user_agent: Some("signoff-bench mint".into()),
-                ip: None,
+                ..Default::default()
             };
             let mut out = String::new();
             for _ in 0..count {

@@ -207,12 +207,10 @@ const SERVER_FNS: &[&str] = &[
     "confirm_logout",
 ];
 
-/// Middleware (installed when metrics are on): counts and times every request by its route
-/// template, and every logout by its dialect.
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// A request's route template: what metrics label and spans name it by (never its raw path).
+pub fn route<B>(req: &http::Request<B>) -> String {
     let path = req.uri().path();
-    let route = match path.strip_prefix("/_fn/") {
+    match path.strip_prefix("/_fn/") {
         // Server functions share one route: each of ours is a template of its own, and any other
         // name one label, so that no client can mint label values.
         Some(name) if SERVER_FNS.contains(&name) => path.to_owned(),
@@ -221,7 +219,14 @@ pub async fn track(req: Request, next: Next) -> Response {
             Some(template) => template.as_str().to_owned(),
             None => "unmatched".to_owned(),
         },
-    };
+    }
+}
+
+/// Middleware (installed when metrics are on): counts and times every request by its route
+/// template, and every logout by its dialect.
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = route(&req);
     let method = match *req.method() {
         http::Method::GET => "GET",
         http::Method::HEAD => "HEAD",

@@ -12,6 +12,7 @@ pub mod reveal;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod webhooks;
 
 pub use config::Config;

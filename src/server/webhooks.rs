@@ -28,6 +28,8 @@ use sha2::Sha256;
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::{
     server::{
         config::WebhookSecret,
@@ -35,7 +37,7 @@ use crate::{
         domain::{
             oidc::{logout_tokens, Provider},
             outbox::Outbox,
-            Result,
+            trace, Result,
         },
     },
     with_pool,
@@ -121,6 +123,31 @@ struct Due {
     attempts: i64,
     /// When the ending that wrote it committed (Unix seconds).
     created_at: i64,
+    /// The W3C `traceparent` of the ending that wrote it (when traces were on).
+    traceparent: Option<String>,
+}
+
+impl Due {
+    /// The span of one attempt: in the trace of the ending that wrote the row.
+    fn span(&self) -> tracing::Span {
+        let span = tracing::info_span!(
+            "outbox.delivery",
+            otel.kind = "client",
+            outbox.kind = %self.kind,
+            outbox.event_id = %self.event_id,
+            outbox.attempt = self.attempts + 1,
+            server.address = %endpoint_for_logs(&self.endpoint),
+            outbox.outcome = tracing::field::Empty,
+        );
+        trace::continue_from(&span, self.traceparent.as_deref());
+        span
+    }
+
+    /// The trace id of the ending that wrote it, for the logs.
+    fn trace_id(&self) -> &str {
+        let parts = self.traceparent.as_deref().map(|t| t.split('-'));
+        parts.and_then(|mut p| p.nth(1)).unwrap_or("")
+    }
 }
 
 /// Claims and sends what is due; returns how many rows it claimed.
@@ -141,7 +168,7 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Arc<Senders>) 
              WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1{kinds} \
              ORDER BY created_at, event_id LIMIT $3) \
          AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-         RETURNING kind, event_id, endpoint, payload, attempts, created_at"
+         RETURNING kind, event_id, endpoint, payload, attempts, created_at, traceparent"
     );
     let claimed: Vec<Due> = with_pool!(db, p => sqlx::query_as(&sql)
         .bind(at).bind(at + LEASE_SECS).bind(BATCH).fetch_all(p).await)?;
@@ -151,18 +178,28 @@ async fn deliver_due(db: &Db, client: &reqwest::Client, senders: &Arc<Senders>) 
     let mut sends = tokio::task::JoinSet::new();
     for row in claimed {
         let (client, senders) = (client.clone(), senders.clone());
-        sends.spawn(async move {
-            let outcome = match row.kind.as_str() {
-                BACKCHANNEL => send_logout_token(&client, &senders.provider, &row).await,
-                _ => match &senders.secret {
-                    Some(secret) => send(&client, secret, &row).await,
-                    None => Err(Failure::Retry(
-                        "no SIGNOFF_WEBHOOK_SECRET to sign with".into(),
-                    )),
-                },
-            };
-            (row, outcome)
-        });
+        let span = row.span();
+        sends.spawn(
+            async move {
+                let outcome = match row.kind.as_str() {
+                    BACKCHANNEL => send_logout_token(&client, &senders.provider, &row).await,
+                    _ => match &senders.secret {
+                        Some(secret) => send(&client, secret, &row).await,
+                        None => Err(Failure::Retry(
+                            "no SIGNOFF_WEBHOOK_SECRET to sign with".into(),
+                        )),
+                    },
+                };
+                let said = match &outcome {
+                    Ok(()) => "delivered",
+                    Err(Failure::Retry(_)) => "retry",
+                    Err(Failure::Final(_)) => "refused",
+                };
+                tracing::Span::current().record("outbox.outcome", said);
+                (row, outcome)
+            }
+            .instrument(span),
+        );
     }
     let mut attempts = Vec::with_capacity(n);
     while let Some(result) = sends.join_next().await {
@@ -193,8 +230,7 @@ async fn send(
 ) -> std::result::Result<(), Failure> {
     let timestamp = now();
     let signature = sign(&secret.0, &row.event_id, timestamp, &row.payload);
-    let answer = client
-        .post(&row.endpoint)
+    let answer = traced(client.post(&row.endpoint))
         .header("content-type", "application/json")
         .header("webhook-id", &row.event_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -217,14 +253,22 @@ async fn send_logout_token(
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("logout_token", &token)
         .finish();
-    let answer = client
-        .post(&row.endpoint)
+    let answer = traced(client.post(&row.endpoint))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("cache-control", "no-store")
         .body(body)
         .send()
         .await;
     outcome(answer, true)
+}
+
+/// A request carrying the current span's `traceparent` (when traces are on), so that a receiver
+/// may continue the ending's trace.
+fn traced(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match trace::current() {
+        Some(traceparent) => request.header("traceparent", traceparent),
+        None => request,
+    }
 }
 
 fn outcome(
@@ -294,7 +338,7 @@ async fn record(db: &Db, attempts: Vec<(Due, std::result::Result<(), Failure>)>)
         };
         match failed {
             None => {
-                tracing::info!(event = %row.event_id, endpoint = %host, attempts, kind, "delivered");
+                tracing::info!(event = %row.event_id, endpoint = %host, attempts, kind, trace_id = row.trace_id(), "delivered");
                 // From the ending's commit (whole seconds) to the receiver's 2xx.
                 let since = crate::server::metrics::since_unix(row.created_at);
                 metrics::histogram!("signoff_outbox_delivery_seconds", "kind" => kind)
@@ -303,9 +347,9 @@ async fn record(db: &Db, attempts: Vec<(Due, std::result::Result<(), Failure>)>)
             Some((error, give_up)) => {
                 metrics::counter!("signoff_outbox_failures_total", "kind" => kind).increment(1);
                 if *give_up {
-                    tracing::error!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery given up");
+                    tracing::error!(event = %row.event_id, endpoint = %host, attempts, kind, %error, trace_id = row.trace_id(), "delivery given up");
                 } else {
-                    tracing::warn!(event = %row.event_id, endpoint = %host, attempts, kind, %error, "delivery attempt failed; will retry");
+                    tracing::warn!(event = %row.event_id, endpoint = %host, attempts, kind, %error, trace_id = row.trace_id(), "delivery attempt failed; will retry");
                 }
             }
         }

@@ -23,5 +23,7 @@ mod seed_001;
 mod seed_002;
 mod seed_004;
 mod sweep_and_limit;
+mod throttle;
 mod token_cache;
+mod traces;
 mod webhooks;

@@ -7,6 +7,7 @@ use super::{
     auth::Auth,
     logout::Ending,
     model::{audit, AuditKind, AuthError, ClientMeta, EndReason, Result, SigninKind, User},
+    opaque,
     password::PasswordHashString,
     throttle, validate,
 };
@@ -47,7 +48,23 @@ pub struct AuditEvent {
 }
 
 impl Auth {
-    /// Creates an account. The email is normalised; the password is hashed with argon2id.
+    /// Creates an account for a client at `meta`: throttled per address (`throttle::REGISTER`),
+    /// counted before any hashing; then as [`Auth::register`].
+    pub async fn register_from(
+        &self,
+        email: &str,
+        password: SecretString,
+        meta: &ClientMeta,
+    ) -> Result<User> {
+        if let Err(err) = throttle::admit(&self.db, &throttle::register_keys(meta)).await {
+            tracing::warn!(ip = ?meta.ip, "registration refused: too many attempts");
+            return Err(err);
+        }
+        self.register(email, password).await
+    }
+
+    /// Creates an account. The email is normalised; the password is hashed with argon2id (in the
+    /// hasher's lane for new hashes, which sign-ins never wait behind).
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, email: &str, password: SecretString) -> Result<User> {
         let email = validate::normalize_email(email)?;
@@ -106,10 +123,10 @@ impl Auth {
         Ok((user, matches))
     }
 
-    /// Checks an email and password for a sign-in or a password change: refused at once while the
-    /// account or the client's address is throttled ([`throttle`]); a failure is counted, logged
-    /// and audited (for an existing account, which sees it on `/sessions`); a success clears the
-    /// account's count. `via` names the page or API (audit detail).
+    /// Checks an email and password for a sign-in or a password change: counted first, and refused
+    /// at once while its (account, address) pair, its address or its trusted device is throttled
+    /// ([`throttle`]); a failure is logged and audited (for an existing account, which sees it on
+    /// `/sessions`); a success takes its attempt back. `via` names the page or API (audit detail).
     pub async fn check_password(
         &self,
         email: &str,
@@ -117,8 +134,10 @@ impl Auth {
         meta: &ClientMeta,
         via: &str,
     ) -> Result<User> {
-        let keys = throttle::keys(email, meta);
-        if let Err(err) = throttle::check(&self.db, &keys).await {
+        let device = self.trusted_device(email, meta).await?;
+        let keys = throttle::login_keys(email, meta, device.as_deref());
+        // Counted before it is checked: see `throttle`.
+        if let Err(err) = throttle::admit(&self.db, &keys).await {
             tracing::warn!(via, ip = ?meta.ip, "password check refused: too many attempts");
             return Err(err);
         }
@@ -128,7 +147,6 @@ impl Auth {
                 Ok(user)
             }
             (user, _) => {
-                throttle::failed(&self.db, &keys).await?;
                 tracing::warn!(user.id = ?user.as_ref().map(|u| &u.id), via, ip = ?meta.ip, "password check failed");
                 if let Some(user) = user {
                     let from = meta.ip.as_deref().unwrap_or("an unknown address");
@@ -138,6 +156,55 @@ impl Auth {
                 Err(AuthError::InvalidCredentials)
             }
         }
+    }
+
+    /// The digest of `meta`'s device cookie when it names a browser that signed in to `email`'s
+    /// account before (OWASP's device cookies: its password checks are counted apart).
+    async fn trusted_device(&self, email: &str, meta: &ClientMeta) -> Result<Option<String>> {
+        let (Some(raw), Ok(email)) = (meta.device.as_deref(), validate::normalize_email(email))
+        else {
+            return Ok(None);
+        };
+        if raw.len() > 64 {
+            return Ok(None);
+        }
+        let digest = opaque::digest(raw);
+        let found: Option<String> = with_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT d.digest FROM trusted_devices d JOIN users u ON u.id = d.user_id \
+             WHERE d.digest = $1 AND u.email = $2")
+            .bind(&digest).bind(&email).fetch_optional(p).await)?;
+        Ok(found)
+    }
+
+    /// Remembers the browser that just signed in to `user` (its device cookie `current`, if it
+    /// sent one): returns a new cookie value to set when it had none, else `None` (the same value
+    /// serves every account signed in from that browser).
+    pub async fn trust_device(&self, user: &User, current: Option<&str>) -> Result<Option<String>> {
+        // A value is kept only if this server gave it out (it is trusted for some account): one a
+        // page could have planted is replaced.
+        let known = match current.filter(|c| c.len() <= 64) {
+            Some(raw) => {
+                with_pool!(&self.db, p => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM trusted_devices WHERE digest = $1")
+                .bind(opaque::digest(raw)).fetch_one(p).await)?
+                    > 0
+            }
+            None => false,
+        };
+        let (raw, new) = match current.filter(|_| known) {
+            Some(raw) => (raw.to_owned(), false),
+            None => (
+                opaque::random_token("sod_").expose_secret().to_owned(),
+                true,
+            ),
+        };
+        let at = now();
+        with_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO trusted_devices (digest, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (digest, user_id) DO UPDATE SET last_used_at = $3")
+            .bind(opaque::digest(&raw)).bind(&user.id).bind(at)
+            .execute(p).await.map(|_| ()))?;
+        Ok(new.then_some(raw))
     }
 
     /// The account with this email (normalised first), if there is one.

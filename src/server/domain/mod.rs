@@ -41,6 +41,7 @@ pub mod revocations;
 pub mod signins;
 pub mod throttle;
 pub mod tokens;
+pub mod trace;
 pub mod ttl;
 pub mod validate;
 
@@ -125,11 +126,11 @@ mod tests {
     async fn an_address_spraying_many_accounts_is_throttled_and_others_are_not() {
         let auth = auth().await;
         let from = |ip: &str| ClientMeta {
-            user_agent: None,
             ip: Some(ip.into()),
+            ..Default::default()
         };
         let sprayer = from("203.0.113.9");
-        for n in 0..throttle::IP_FREE {
+        for n in 0..throttle::ADDRESS.free {
             let email = format!("victim{n}@example.com");
             let err = auth
                 .check_password(&email, "guess".into(), &sprayer, "test")

@@ -272,6 +272,8 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
     /// The peer's IP address.
     pub ip: Option<String>,
+    /// The browser's device cookie (a browser that signed in before; see `throttle`).
+    pub device: Option<String>,
 }
 
 /// One active sign-in.

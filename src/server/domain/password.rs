@@ -42,9 +42,11 @@ impl HashError {
 
 const BUSY: &str = "too many password checks waiting";
 
-/// Password hashes waiting or running at most, per core; more are refused at once (a flood of
+/// Password checks waiting or running at most, per core; more are refused at once (a flood of
 /// logins is turned away instead of slowing every real one down).
 pub const QUEUE_PER_CORE: usize = 16;
+/// New hashes (registrations, password changes) waiting or running at most, per core.
+pub const NEW_QUEUE_PER_CORE: usize = 4;
 
 fn argon2() -> Argon2<'static> {
     // OWASP Password Storage Cheat Sheet: argon2id, m=19456 KiB, t=2, p=1.
@@ -52,13 +54,57 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes and verifies passwords on the blocking pool.
+/// One lane of the hasher: how many hashes may run, and how many may wait or run.
+#[derive(Clone)]
+struct Lane {
+    /// Each hash holds 19 MiB; this keeps a burst from exhausting memory.
+    running: Arc<Semaphore>,
+    /// Waiting or running: bounded, refused at once past it.
+    queue: Arc<Semaphore>,
+}
+
+impl Lane {
+    fn new(running: usize, queue: usize) -> Self {
+        Self {
+            running: Arc::new(Semaphore::new(running)),
+            queue: Arc::new(Semaphore::new(queue)),
+        }
+    }
+
+    /// A place in the queue (refused at once when it is full), then one of the running slots
+    /// (waited for). Both are held until the hash is done.
+    async fn admit(
+        &self,
+    ) -> Result<
+        (
+            tokio::sync::SemaphorePermit<'_>,
+            tokio::sync::SemaphorePermit<'_>,
+        ),
+        HashError,
+    > {
+        let queued = self
+            .queue
+            .try_acquire()
+            .map_err(|_| HashError(BUSY.into()))?;
+        let running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        Ok((queued, running))
+    }
+}
+
+/// Hashes and verifies passwords on the blocking pool, in two lanes: password checks (sign-ins),
+/// and new hashes (registrations, password changes). A flood of registrations fills its own lane
+/// and is refused there; it never takes a sign-in's place in the queue, and holds at most one
+/// running slot per core.
 #[derive(Clone)]
 pub struct Hasher {
-    /// Each hash holds 19 MiB; this keeps a burst of logins from exhausting memory.
-    permits: Arc<Semaphore>,
-    /// Checks waiting or running: bounded, see [`QUEUE_PER_CORE`].
-    queue: Arc<Semaphore>,
+    /// Password checks: two running per core, [`QUEUE_PER_CORE`] waiting or running.
+    checks: Lane,
+    /// New hashes: one running per core, [`NEW_QUEUE_PER_CORE`] waiting or running.
+    new: Lane,
     /// Verified against when the email is unknown, so both failures take the same time.
     dummy: PasswordHashString,
 }
@@ -81,38 +127,15 @@ impl Hasher {
             .expect("hashing a constant succeeds")
             .to_string();
         Self {
-            permits: Arc::new(Semaphore::new(cores * 2)),
-            queue: Arc::new(Semaphore::new(cores * QUEUE_PER_CORE)),
+            checks: Lane::new(cores * 2, cores * QUEUE_PER_CORE),
+            new: Lane::new(cores, cores * NEW_QUEUE_PER_CORE),
             dummy: PasswordHashString(dummy),
         }
     }
 
-    /// A place in the bounded queue (refused at once when it is full), then one of the running
-    /// slots (waited for). Both are held until the hash is done.
-    async fn admit(
-        &self,
-    ) -> Result<
-        (
-            tokio::sync::SemaphorePermit<'_>,
-            tokio::sync::SemaphorePermit<'_>,
-        ),
-        HashError,
-    > {
-        let queued = self
-            .queue
-            .try_acquire()
-            .map_err(|_| HashError(BUSY.into()))?;
-        let running = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
-        Ok((queued, running))
-    }
-
-    /// Hashes a password with a fresh random salt.
+    /// Hashes a password with a fresh random salt (in the lane of new hashes).
     pub async fn hash(&self, password: SecretString) -> Result<PasswordHashString, HashError> {
-        let _admitted = self.admit().await?;
+        let _admitted = self.new.admit().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2()
@@ -133,7 +156,7 @@ impl Hasher {
     ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.clone());
-        let _admitted = self.admit().await?;
+        let _admitted = self.checks.admit().await?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash.0).map_err(|e| HashError(e.to_string()))?;
             let ok = argon2()
@@ -191,6 +214,40 @@ mod tests {
     fn debug_does_not_print_the_hash() {
         let h = PasswordHashString("$argon2id$secret".into());
         assert!(!format!("{h:?}").contains("secret"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_new_hashes_never_takes_a_password_checks_place() {
+        let hasher = Hasher::new();
+        let hash = hasher.hash("correct horse".into()).await.unwrap();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        // Registrations, more than the whole queue of sign-ins holds: some are refused at once…
+        let flood: Vec<_> = (0..cores * QUEUE_PER_CORE * 2)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash("a new password".into()).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // …and meanwhile a whole queue of sign-ins is served, not one refused as busy.
+        let checks: Vec<_> = (0..cores * QUEUE_PER_CORE)
+            .map(|_| {
+                let (hasher, hash) = (hasher.clone(), hash.clone());
+                tokio::spawn(async move { hasher.verify("correct horse".into(), Some(hash)).await })
+            })
+            .collect();
+        for check in checks {
+            assert!(check.await.unwrap().unwrap(), "a sign-in was refused");
+        }
+        let mut busy = 0;
+        for new in flood {
+            if new.await.unwrap().is_err_and(|e| e.is_busy()) {
+                busy += 1;
+            }
+        }
+        assert!(busy > 0, "the registrations' lane was never full");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,7 +33,24 @@ pub fn client_meta(parts: &Parts) -> ClientMeta {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         ip: client_ip(parts).map(|ip| ip.to_string()),
+        device: device_cookie(&parts.headers),
     }
+}
+
+/// The browser's device cookie (either name: see `session::device_cookie_name`), if it sent one.
+fn device_cookie(headers: &HeaderMap) -> Option<String> {
+    let names = [
+        super::session::device_cookie_name(true),
+        super::session::device_cookie_name(false),
+    ];
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| names.contains(name))
+        .map(|(_, value)| value.to_owned())
 }
 
 /// The reverse proxies whose `X-Forwarded-For` is believed (`SIGNOFF_TRUSTED_PROXIES`). The server

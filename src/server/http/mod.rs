@@ -136,13 +136,18 @@ pub fn router<IV: IntoView + 'static>(
                     header::COOKIE,
                     header::SET_COOKIE,
                 ]))
-                // Spans carry the method, the path and a trace id only: a query string may hold a
-                // token (seed 000).
+                // A span per request: its method, route template and trace id only (a path or a
+                // query string may hold a token: seed 000 sends one).
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                        let trace_id = extract::trace_id(req.headers());
-                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), %trace_id)
-                    }),
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(
+                            |res: &http::Response<_>,
+                             _: std::time::Duration,
+                             span: &tracing::Span| {
+                                span.record("http.response.status_code", res.status().as_u16());
+                            },
+                        ),
                 )
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::REFERRER_POLICY,
@@ -168,6 +173,31 @@ pub fn router<IV: IntoView + 'static>(
                 .layer(tower::layer::layer_fn(limit::BodyLimit::new)),
         )
         .with_state(state)
+}
+
+/// The span of one request. With traces on it continues the caller's trace (W3C `traceparent`)
+/// and logs its own trace id; with them off the id is the caller's or a new one.
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let route = crate::server::metrics::route(req);
+    let method = req.method();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let given = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::server::domain::trace::continue_from(&span, given);
+    let trace_id = crate::server::domain::trace::trace_id(&span)
+        .unwrap_or_else(|| extract::trace_id(req.headers()));
+    span.record("trace_id", trace_id);
+    span
 }
 
 /// Unknown paths: a JSON 404 in the owning dialect's envelope under an API prefix, else a static

@@ -39,6 +39,24 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The device cookie's name, with or without `Secure` (`__Host-` over https, as the session's). A
+/// browser that signed in keeps it for a year; its password checks are throttled apart from its
+/// address's (`domain::throttle`).
+pub fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-signoff_device"
+    } else {
+        "signoff_device"
+    }
+}
+
+/// The `Set-Cookie` value of a new device cookie.
+pub fn device_cookie(value: &str, secure: bool) -> String {
+    let name = device_cookie_name(secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}")
+}
+
 /// The session layer: an `HttpOnly`, `SameSite=Lax` cookie (`Secure` and `__Host-` over https)
 /// whose store entry expires unused after [`store_idle`].
 pub fn layer(state: &AppState, sessions: Sessions) -> SessionManagerLayer<Sessions> {

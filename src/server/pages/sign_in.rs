@@ -17,10 +17,10 @@ use crate::server::{
 
 /// Body of `pages::sign_in::register`: creates the account, then sends the person to sign in.
 pub async fn register(email: String, password: String) -> Result<(), ServerFnError> {
-    let (state, _, _) = context().await?;
+    let (state, _, parts) = context().await?;
     match state
         .auth
-        .register(&email, SecretString::from(password))
+        .register_from(&email, SecretString::from(password), &client_meta(&parts))
         .await
     {
         Ok(_) => see_other("/login?registered=1"),
@@ -56,7 +56,21 @@ pub async fn login(
             .auth
             .start_signin(&user, SigninKind::Browser, &meta, "browser sign-in")
             .await?;
-        session::begin(&session, &signin.id).await
+        session::begin(&session, &signin.id).await?;
+        // This browser is now trusted for this account: its next password checks are throttled
+        // apart from its address's.
+        if let Some(device) = state
+            .auth
+            .trust_device(&user, meta.device.as_deref())
+            .await?
+        {
+            let secure = state.config.secure_cookies;
+            let cookie = session::device_cookie(&device, secure);
+            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                expect_context::<ResponseOptions>().append_header(http::header::SET_COOKIE, value);
+            }
+        }
+        Ok(())
     }
     .await;
     match result {

@@ -20,6 +20,7 @@ pub(super) async fn webhook_events<T: Tx>(
     tx: &mut T,
     ctx: &Ctx<'_>,
     ended: &[&EndedSignin],
+    traces: &Traces<'_>,
 ) -> DbResult<()> {
     if !ctx.outbox.enabled() || ended.is_empty() {
         return Ok(());
@@ -50,11 +51,12 @@ pub(super) async fn webhook_events<T: Tx>(
             let body =
                 outbox::session_ended(&facts, reason.as_str(), ctx.at, ctx.outbox.session_idle);
             let id = outbox::event_id();
+            let trace: Val = traces.get(facts.id.as_str()).copied().into();
             for endpoint in ctx.outbox.endpoints.iter() {
                 tx.exec(
-                    "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts) \
-                     VALUES ($1, $2, $3, $4, $4, 0)",
-                    &[id.as_str().into(), endpoint.into(), body.as_str().into(), ctx.at.into()],
+                    "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, traceparent) \
+                     VALUES ($1, $2, $3, $4, $4, 0, $5)",
+                    &[id.as_str().into(), endpoint.into(), body.as_str().into(), ctx.at.into(), trace.clone()],
                 )
                 .await?;
             }
@@ -70,6 +72,7 @@ pub(super) async fn logout_tokens<T: Tx>(
     tx: &mut T,
     ctx: &Ctx<'_>,
     ended: &[&EndedSignin],
+    traces: &Traces<'_>,
 ) -> DbResult<()> {
     if ended.is_empty() {
         return Ok(());
@@ -87,13 +90,14 @@ pub(super) async fn logout_tokens<T: Tx>(
             let reason = reasons.of_signin(&sid);
             let payload = LogoutToken::payload(&client_id, &sub, &sid, reason);
             tx.exec(
-                "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind) \
-                 VALUES ($1, $2, $3, $4, $4, 0, 'backchannel')",
+                "INSERT INTO webhook_outbox (event_id, endpoint, payload, created_at, next_attempt_at, attempts, kind, traceparent) \
+                 VALUES ($1, $2, $3, $4, $4, 0, 'backchannel', $5)",
                 &[
                     LogoutToken::event_id().as_str().into(),
                     endpoint.as_str().into(),
                     payload.as_str().into(),
                     ctx.at.into(),
+                    traces.get(sid.as_str()).copied().into(),
                 ],
             )
             .await?;
@@ -101,6 +105,9 @@ pub(super) async fn logout_tokens<T: Tx>(
     }
     Ok(())
 }
+
+/// The trace that ended each sign-in, by its id (those asked for with traces on).
+pub(super) type Traces<'a> = HashMap<&'a str, &'a str>;
 
 /// Why each ended sign-in ended, by its id.
 struct Reasons<'a>(HashMap<&'a str, EndReason>);

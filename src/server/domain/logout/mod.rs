@@ -51,6 +51,7 @@ use std::sync::{
 };
 
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tracing::Instrument;
 
 use super::{
     model::{AuthError, EndReason, Options, Result},
@@ -189,6 +190,9 @@ pub struct Request {
     pub ending: Ending,
     /// Which page or API asked (audit detail; never a secret).
     pub via: String,
+    /// The W3C `traceparent` of the span that asked, when traces are on: its outbox rows carry it,
+    /// and their deliveries continue that trace ([`super::trace`]).
+    pub trace: Option<String>,
 }
 
 /// One sign-in a request ended.
@@ -250,6 +254,7 @@ impl Shared {
             grace: self.grace,
             fail: &self.fail,
             outbox: &self.outbox,
+            trace: std::sync::Mutex::new(None),
         }
     }
 
@@ -364,16 +369,31 @@ impl Engine {
     /// Ends what `ending` names, on behalf of `via` (which page or API asked: audit detail, never a
     /// secret); see [`Engine::end`].
     pub async fn run(&self, ending: Ending, via: &str) -> Result<Ended> {
-        let ended = self
-            .end(Request {
+        // A span per ending: which page or API asked, why the sign-ins ended, how many.
+        let span = tracing::info_span!(
+            "logout.ending",
+            logout.dialect = via,
+            logout.reason = tracing::field::Empty,
+            logout.ended = tracing::field::Empty,
+        );
+        async move {
+            let trace = super::trace::current();
+            let request = Request {
                 ending,
                 via: via.to_owned(),
-            })
-            .await?;
-        if !ended.signins.is_empty() {
-            tracing::info!(ended = ended.signins.len(), "sign-ins ended");
+                trace,
+            };
+            let ended = self.end(request).await?;
+            if let Some(first) = ended.signins.first() {
+                let span = tracing::Span::current();
+                span.record("logout.reason", first.reason.as_str());
+                span.record("logout.ended", ended.signins.len());
+                tracing::info!(ended = ended.signins.len(), "sign-ins ended");
+            }
+            Ok(ended)
         }
-        Ok(ended)
+        .instrument(span)
+        .await
     }
 
     /// Makes the next request that reaches `point` fail there (tests of atomicity).
@@ -381,6 +401,17 @@ impl Engine {
     pub fn inject_failure(&self, point: FailPoint) {
         self.fail.store(point as u8, Ordering::SeqCst);
     }
+}
+
+/// The span of one group's commit: in the trace of its first request, linked to the others'.
+pub(super) fn group_span(jobs: &[Job]) -> tracing::Span {
+    let span = tracing::info_span!("logout.group_commit", logout.requests = jobs.len());
+    let mut traces = jobs.iter().filter_map(|job| job.request.trace.as_deref());
+    super::trace::continue_from(&span, traces.next());
+    for other in traces {
+        super::trace::link(&span, other);
+    }
+    span
 }
 
 /// Takes the first waiting job (waiting for one) and whatever else is queued, up to [`MAX_GROUP`].

@@ -8,9 +8,10 @@ use sqlx::{
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Mutex};
+use tracing::Instrument;
 
 use super::{
-    next_group,
+    group_span, next_group,
     rules::run_group,
     tx::{AuditRow, Ctx, DbResult, Tx, Val},
     Ended, Job, Shared,
@@ -191,7 +192,10 @@ pub(super) async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, sh
                 },
             };
             let mut conn = conn;
-            match attempt(&mut conn, &ctx, &jobs).await {
+            match attempt(&mut conn, &ctx, &jobs)
+                .instrument(group_span(&jobs))
+                .await
+            {
                 Ok(answers) => {
                     held = Some(conn);
                     outcome = Ok(answers);

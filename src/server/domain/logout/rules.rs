@@ -48,6 +48,7 @@ pub(super) async fn run_group<T: Tx>(
     }
     for (i, job) in jobs.iter().enumerate() {
         if answers[i].is_none() {
+            ctx.set_trace(job.request.trace.clone());
             answers[i] = Some(apply(tx, ctx, &job.request).await?);
         }
     }
@@ -404,7 +405,8 @@ async fn ended<T: Tx>(
     via: &str,
 ) -> DbResult<Ended> {
     let signins = signins(rows, reason);
-    finish(tx, ctx, &[(&signins, via)], actor, reason).await?;
+    let trace = ctx.trace();
+    finish(tx, ctx, &[(&signins, via, trace.as_deref())], actor, reason).await?;
     Ok(Ended {
         signins,
         denied: Vec::new(),
@@ -427,16 +429,24 @@ fn signins(rows: Vec<(String, String)>, reason: EndReason) -> Vec<EndedSignin> {
 async fn finish<T: Tx>(
     tx: &mut T,
     ctx: &Ctx<'_>,
-    requests: &[(&Vec<EndedSignin>, &str)],
+    requests: &[(&Vec<EndedSignin>, &str, Option<&str>)],
     actor: Option<&str>,
     reason: EndReason,
 ) -> DbResult<()> {
     ctx.checkpoint(FailPoint::AfterEnding)?;
-    let all: Vec<&EndedSignin> = requests.iter().flat_map(|(e, _)| e.iter()).collect();
-    announce::webhook_events(tx, ctx, &all).await?;
-    announce::logout_tokens(tx, ctx, &all).await?;
+    let all: Vec<&EndedSignin> = requests.iter().flat_map(|(e, ..)| e.iter()).collect();
+    // Each sign-in's outbox rows carry the trace of the request that ended it.
+    let traces: announce::Traces = requests
+        .iter()
+        .flat_map(|(e, _, trace)| {
+            e.iter()
+                .filter_map(move |s| Some((s.id.as_str(), (*trace)?)))
+        })
+        .collect();
+    announce::webhook_events(tx, ctx, &all, &traces).await?;
+    announce::logout_tokens(tx, ctx, &all, &traces).await?;
     let mut rows = Vec::new();
-    for (ended, via) in requests {
+    for (ended, via, _) in requests {
         let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for e in ended.iter() {
             by_user.entry(&e.user_id).or_default().push(&e.id);
@@ -525,9 +535,12 @@ async fn local_logouts<T: Tx>(
             None => answers.push((i, Err(AuthError::InvalidToken))),
         }
     }
-    let requests: Vec<(&Vec<EndedSignin>, &str)> = done
+    let requests: Vec<(&Vec<EndedSignin>, &str, Option<&str>)> = done
         .iter()
-        .map(|(i, e)| (e, jobs[*i].request.via.as_str()))
+        .map(|(i, e)| {
+            let request = &jobs[*i].request;
+            (e, request.via.as_str(), request.trace.as_deref())
+        })
         .collect();
     finish(tx, ctx, &requests, None, reason).await?;
     ctx.checkpoint(FailPoint::BeforeCommit)?;

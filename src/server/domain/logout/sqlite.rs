@@ -3,9 +3,10 @@
 use rusqlite::{types::ValueRef, Connection, TransactionBehavior};
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::{
-    next_group,
+    group_span, next_group,
     rules::run_group,
     tx::{AuditRow, DbResult, Tx, Val},
     Ended, Job, Shared,
@@ -136,7 +137,9 @@ pub(super) fn spawn(
                         // The server's database handle was shut down: so is its writer.
                         Err(AuthError::Unavailable("the database is closed".into()))
                     } else {
-                        commit_group(&mut conn, &shared, &jobs).await
+                        commit_group(&mut conn, &shared, &jobs)
+                            .instrument(group_span(&jobs))
+                            .await
                     };
                     shared.answer(jobs, outcome);
                 }

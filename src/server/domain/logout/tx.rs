@@ -147,9 +147,23 @@ pub(super) struct Ctx<'a> {
     pub grace: i64,
     pub fail: &'a AtomicU8,
     pub outbox: &'a Outbox,
+    /// The trace of the request being applied on its own (`rules::apply`), which its outbox rows
+    /// carry; the bulk path passes each request's own to `finish`.
+    pub trace: std::sync::Mutex<Option<String>>,
 }
 
 impl Ctx<'_> {
+    /// The trace of the request being applied (see [`Ctx::trace`](Ctx#structfield.trace)).
+    pub fn trace(&self) -> Option<String> {
+        self.trace.lock().map(|t| t.clone()).unwrap_or(None)
+    }
+
+    pub fn set_trace(&self, trace: Option<String>) {
+        if let Ok(mut t) = self.trace.lock() {
+            *t = trace;
+        }
+    }
+
     /// Fails here when a test asked for a failure at `point` (once).
     pub fn checkpoint(&self, point: FailPoint) -> DbResult<()> {
         if self

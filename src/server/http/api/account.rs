@@ -96,14 +96,14 @@ super::shared_errors!(AccountErrors, AccountError);
         (status = 400, description = "Body is not a JSON object", body = super::schemas::AccountError),
         (status = 409, description = "Email already taken", body = super::schemas::AccountError),
         (status = 422, description = "Bad email, or password under 8 characters", body = super::schemas::AccountError),
-        (status = 429, description = "Too many password hashes waiting (with `Retry-After`)", body = super::schemas::AccountError),
+        (status = 429, description = "Too many registrations from this address, or too many password hashes waiting (with `Retry-After`)", body = super::schemas::AccountError),
         AccountErrors,
     ))]
-async fn register(State(state): State<AppState>, body: Bytes) -> Reply<Account> {
+async fn register(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
     let user = state
         .auth
-        .register(&input.email, SecretString::from(input.password))
+        .register_from(&input.email, SecretString::from(input.password), &meta)
         .await?;
     Ok((
         StatusCode::CREATED,

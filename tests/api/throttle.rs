@@ -1,0 +1,214 @@
+//! Throttling that slows attackers and no one else (issue 27): guesses counted before they are
+//! checked, lock-out that cannot lock the owner out (other addresses, a browser that signed in
+//! before), and registration throttled per address. Every client here comes through a trusted
+//! proxy on loopback, which names its address in `X-Forwarded-For`.
+
+use futures_util::FutureExt;
+use reqwest::StatusCode;
+use serde_json::json;
+use signoff::server::domain::throttle;
+
+use crate::helpers::{location, set_cookies, spawn_app_with, TestApp, FORM_ACCEPT, PASSWORD};
+
+async fn proxied() -> TestApp {
+    spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await
+}
+
+/// Seed 000's login from `address`.
+async fn login_from(app: &TestApp, email: &str, password: &str, address: &str) -> StatusCode {
+    app.client
+        .post(app.url("/api/v1/account/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The browser's login form from `address`, with `cookie` (its device cookie) if any: where it
+/// lands, and the cookies it was given.
+async fn form_login_from(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    address: &str,
+    cookie: Option<&str>,
+) -> (String, Vec<String>) {
+    let mut req = app
+        .client
+        .post(app.url("/_fn/login"))
+        .header("accept", FORM_ACCEPT)
+        .header("sec-fetch-site", "same-origin")
+        .header("x-forwarded-for", address)
+        .form(&[("email", email), ("password", password)]);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    (location(&res), set_cookies(&res))
+}
+
+const ATTACKER: &str = "203.0.113.9";
+
+/// Sends `attempt` until it is refused with a lock of three seconds or more (waiting out shorter
+/// ones: locks are counted in whole seconds, so a one-second lock may end at once), so that the
+/// next request is surely refused if the key is what refuses it. Returns how many were admitted.
+async fn until_locked<F, Fut>(mut attempt: F) -> usize
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let mut admitted = 0;
+    for _ in 0..40 {
+        let res = attempt().await;
+        if res.status() != StatusCode::TOO_MANY_REQUESTS {
+            admitted += 1;
+            continue;
+        }
+        let wait: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if wait >= 3 {
+            return admitted;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 100)).await;
+    }
+    panic!("never locked");
+}
+
+#[tokio::test]
+async fn guesses_sent_all_at_once_are_counted_before_any_is_checked() {
+    let app = proxied().await;
+    app.create_user("ada@example.com").await;
+    let guesses = (0..40).map(|i| {
+        let app = &app;
+        async move { login_from(app, "ada@example.com", &format!("guess {i}!"), ATTACKER).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, answers.len(), "{answers:?}");
+    // The allowance, and the one attempt that starts the back-off: no more were checked.
+    assert!(
+        checked <= throttle::PAIR.free as usize + 1,
+        "{checked} of 40 simultaneous guesses were checked"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_never_lock_the_owner_out() {
+    let app = proxied().await;
+    app.create_user("ada@example.com").await;
+    // Ada signed in from her laptop once: the browser keeps a device cookie.
+    let (to, cookies) =
+        form_login_from(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
+    assert_eq!(to, "/");
+    let device = cookies
+        .iter()
+        .find(|c| c.starts_with("signoff_device="))
+        .expect("a device cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookies.iter().any(|c| c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+
+    // Someone guesses her password from another address until refused.
+    let guessed = until_locked(|| {
+        app.client
+            .post(app.url("/api/v1/account/login"))
+            .header("x-forwarded-for", ATTACKER)
+            .json(&json!({"email": "ada@example.com", "password": "a wrong guess"}))
+            .send()
+            .map(Result::unwrap)
+    })
+    .await;
+    assert!(guessed > throttle::PAIR.free as usize, "{guessed}");
+    assert_eq!(
+        login_from(&app, "ada@example.com", PASSWORD, ATTACKER).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing address waits, the right password too"
+    );
+
+    // Ada, from anywhere else, is not refused.
+    assert_eq!(
+        login_from(&app, "ada@example.com", PASSWORD, "192.0.2.44").await,
+        StatusCode::OK
+    );
+    // Nor is her browser, even behind the attacker's address (a shared NAT).
+    let (to, _) = form_login_from(&app, "ada@example.com", PASSWORD, ATTACKER, Some(&device)).await;
+    assert_eq!(to, "/", "the trusted browser was refused");
+    // A device cookie of someone else's does not help the attacker.
+    let (to, _) = form_login_from(
+        &app,
+        "ada@example.com",
+        PASSWORD,
+        ATTACKER,
+        Some("signoff_device=sod_forgedforgedforgedforgedforgedforgedforged"),
+    )
+    .await;
+    assert!(to.starts_with("/login?error=throttled"), "{to}");
+}
+
+#[tokio::test]
+async fn registration_is_throttled_per_address() {
+    let app = proxied().await;
+    let register = |email: String, address: &'static str| {
+        app.client
+            .post(app.url("/api/v1/account/register"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .map(Result::unwrap)
+    };
+    for i in 0..throttle::REGISTER.free {
+        let res = register(format!("new{i}@example.com"), ATTACKER).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "registration {i}");
+    }
+    // More start the back-off; then they are refused before any hashing.
+    let mut n = 0;
+    until_locked(|| {
+        n += 1;
+        register(format!("more{n}@example.com"), ATTACKER)
+    })
+    .await;
+    let res = register("refused@example.com".into(), ATTACKER).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM users WHERE email = 'refused@example.com'")
+            .await,
+        0
+    );
+    // Another address registers; and the register form says so in words.
+    let res = register("elsewhere@example.com".into(), "198.51.100.7").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .client
+        .post(app.url("/_fn/register"))
+        .header("accept", FORM_ACCEPT)
+        .header("sec-fetch-site", "same-origin")
+        .header("x-forwarded-for", ATTACKER)
+        .form(&[("email", "form@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&res).contains("error=throttled"),
+        "{}",
+        location(&res)
+    );
+}

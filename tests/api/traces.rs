@@ -1,0 +1,324 @@
+//! Traces over OTLP: the real server, with `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at a collector
+//! here, exports its spans (HTTP/protobuf); a logout's trace continues into the webhook and
+//! back-channel deliveries it causes; and no credential reaches the collector.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use signoff::server::domain::oidc::{clients, NewClient};
+
+use crate::{
+    helpers::{location, session_cookie, FORM_ACCEPT, PASSWORD},
+    logout_engine::spawn_process_with,
+};
+
+/// What one listener got: each POST's body and its `traceparent` header.
+#[derive(Clone, Default)]
+struct Listener {
+    url: String,
+    got: Arc<Mutex<Vec<(Option<String>, Bytes)>>>,
+}
+
+impl Listener {
+    async fn start(path: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let me = Listener {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            got: Default::default(),
+        };
+        let got = me.got.clone();
+        let app = Router::new().route(
+            path,
+            post(move |headers: HeaderMap, body: Bytes| {
+                let got = got.clone();
+                async move {
+                    let traceparent = headers
+                        .get("traceparent")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    got.lock().unwrap().push((traceparent, body));
+                    StatusCode::OK
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        me
+    }
+
+    fn bodies(&self) -> Vec<u8> {
+        let got = self.got.lock().unwrap();
+        got.iter().flat_map(|(_, b)| b.to_vec()).collect()
+    }
+
+    fn trace_ids(&self) -> Vec<String> {
+        let got = self.got.lock().unwrap();
+        got.iter()
+            .filter_map(|(t, _)| Some(t.as_deref()?.split('-').nth(1)?.to_owned()))
+            .collect()
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const REDIRECT: &str = "https://app.example/cb";
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The trace the browser's logout comes with, and the API's.
+const BROWSER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const API_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+#[tokio::test]
+async fn a_logouts_trace_reaches_the_collector_and_its_deliveries_and_carries_no_secret() {
+    let collector = Listener::start("/v1/traces").await;
+    let webhook = Listener::start("/hook").await;
+    let backchannel = Listener::start("/backchannel").await;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/signoff.db?mode=rwc", dir.path().display());
+    let hook = format!("{}/hook", webhook.url);
+    let server = spawn_process_with(
+        &database_url,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("SIGNOFF_LOG_FORMAT", "json"),
+            ("SIGNOFF_WEBHOOK_URLS", &hook),
+            ("SIGNOFF_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    );
+    let base = server.address.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // An OpenID client with a back-channel receiver.
+    let db = signoff::server::db::Db::connect(&database_url)
+        .await
+        .unwrap();
+    let (client, secret) = clients::add(
+        &db,
+        &NewClient {
+            name: "Traced".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            backchannel_logout_uri: Some(format!("{}/backchannel", backchannel.url)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client_secret = secrecy::ExposeSecret::expose_secret(secret.as_ref().unwrap()).to_owned();
+
+    // An account; a browser sign-in that signs in to the client; an API sign-in (seed 004).
+    let res = http
+        .post(format!("{base}/api/v1/account/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let form = |path: &str, cookie: Option<&str>, trace: Option<&str>, fields: &[(&str, &str)]| {
+        let mut req = http
+            .post(format!("{base}{path}"))
+            .header("accept", FORM_ACCEPT)
+            .header("sec-fetch-site", "same-origin")
+            .form(fields);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(t) = trace {
+            req = req.header("traceparent", format!("00-{t}-00f067aa0ba902b7-01"));
+        }
+        req.send()
+    };
+    let res = form(
+        "/_fn/login",
+        None,
+        None,
+        &[("email", "ada@example.com"), ("password", PASSWORD)],
+    )
+    .await
+    .unwrap();
+    let cookie = session_cookie(&res).unwrap();
+    let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
+    let mut authorize = form_urlencoded::Serializer::new(String::new());
+    authorize
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid offline_access")
+        .append_pair(
+            "code_challenge",
+            &URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes())),
+        )
+        .append_pair("code_challenge_method", "S256");
+    let res = http
+        .get(format!("{base}/authorize?{}", authorize.finish()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let to = url::Url::parse(&location(&res)).unwrap();
+    let code = to
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&client.client_id, Some(&client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pair: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = pair["data"]["access_token"].as_str().unwrap().to_owned();
+    let refresh = pair["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let res = http
+        .get(format!("{base}/api/v1/account/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Both log out, each in a trace of its caller's.
+    let res = form("/_fn/logout", Some(&cookie), Some(BROWSER_TRACE), &[])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = http
+        .post(format!("{base}/api/auth/logout"))
+        .bearer_auth(&access)
+        .header("traceparent", format!("00-{API_TRACE}-00f067aa0ba902b7-01"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+
+    // Each delivery continues the trace of the logout that caused it.
+    until("two webhooks and a logout token", || {
+        webhook.count() >= 2 && backchannel.count() >= 1
+    })
+    .await;
+    let mut hooks = webhook.trace_ids();
+    hooks.sort();
+    assert_eq!(
+        hooks,
+        [API_TRACE, BROWSER_TRACE],
+        "the webhooks' traceparent"
+    );
+    assert_eq!(
+        backchannel.trace_ids(),
+        [BROWSER_TRACE],
+        "the logout token's"
+    );
+
+    // The collector gets the request, the ending, the group commit and the deliveries, in the
+    // callers' traces (trace ids travel as 16 raw bytes).
+    let names: &[&[u8]] = &[
+        b"POST /_fn/logout",
+        b"POST /api/auth/logout",
+        b"http.route",
+        b"logout.ending",
+        b"logout.reason",
+        b"logout.group_commit",
+        b"outbox.delivery",
+        b"backchannel",
+    ];
+    until("every span at the collector", || {
+        let got = collector.bodies();
+        names.iter().all(|n| contains(&got, n))
+            && contains(&got, &hex::decode(BROWSER_TRACE).unwrap())
+            && contains(&got, &hex::decode(API_TRACE).unwrap())
+            // Two deliveries in the browser's trace: the webhook and the logout token.
+            && got.windows(15).filter(|w| *w == b"outbox.delivery").count() >= 3
+    })
+    .await;
+
+    // No credential in anything the collector got.
+    let got = collector.bodies();
+    let secrets = [
+        PASSWORD,
+        &cookie_value,
+        &access,
+        &refresh,
+        &client_secret,
+        &code,
+        tokens["access_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+        tokens["id_token"].as_str().unwrap(),
+        WEBHOOK_SECRET,
+        "ada@example.com",
+    ];
+    for secret in secrets {
+        assert!(
+            !contains(&got, secret.as_bytes()),
+            "the collector got {secret}"
+        );
+    }
+
+    // The JSON logs name the same trace on the request's lines and the delivery's.
+    let log = server.log.lock().unwrap().join("\n");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let delivered: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "delivered")
+        .collect();
+    assert!(
+        delivered
+            .iter()
+            .any(|l| l["fields"]["trace_id"] == BROWSER_TRACE),
+        "{delivered:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l["spans"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["trace_id"] == API_TRACE))),
+        "no line in the API logout's trace"
+    );
+    for secret in &secrets[..secrets.len() - 1] {
+        assert!(!log.contains(secret), "the logs carry {secret}");
+    }
+}
