@@ -433,6 +433,53 @@ async fn a_rotated_jwt_key_still_accepts_its_tokens_until_it_is_dropped() {
     assert!(!dropped.accepted(&access).await, "the old key is gone");
 }
 
+#[tokio::test]
+async fn the_development_jwt_secret_is_an_owner_only_file_and_never_in_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let keys = tempfile::tempdir().unwrap();
+    let dir = keys.path().join("keys");
+    let app = spawn_app_with(|c| c.oidc_keys = Some(dir.clone())).await;
+    app.create_user("ada@example.com").await;
+    let (access, _) = app.jwt_pair("ada@example.com").await;
+    assert!(app.accepted(&access).await);
+    let file = dir.join(signoff::server::domain::keys::SECRET_FILE);
+    let secret = std::fs::read_to_string(&file).unwrap();
+    assert!(secret.trim().len() >= 32);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM settings WHERE key = 'jwt_secret'")
+            .await,
+        0
+    );
+
+    // A database from an earlier version, its secret in the settings table: the secret moves to
+    // the file (its tokens stay valid) and leaves the database.
+    let old = "an-old-secret-kept-in-the-database-0123456789";
+    app.sql(&format!(
+        "INSERT INTO settings (key, value) VALUES ('jwt_secret', '{old}')"
+    ))
+    .await;
+    let moved = keys.path().join("moved");
+    let mut config = signoff::server::Config::for_tests(&app.database_url);
+    config.oidc_keys = Some(moved.clone());
+    let upgraded = crate::helpers::start_with(config).await;
+    let file = moved.join(signoff::server::domain::keys::SECRET_FILE);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), old);
+    assert_eq!(
+        upgraded
+            .sql_count("SELECT COUNT(*) FROM settings WHERE key = 'jwt_secret'")
+            .await,
+        0
+    );
+    // A token signed with that secret is accepted (its sign-in being real).
+    let mut config = signoff::server::Config::for_tests(&app.database_url);
+    config.jwt_secret = Some(old.into());
+    let minter = crate::helpers::start_with(config).await;
+    let (access, _) = minter.jwt_pair("ada@example.com").await;
+    assert!(upgraded.accepted(&access).await);
+}
+
 #[test]
 fn production_mode_requires_the_jwt_secret() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_signoff"))

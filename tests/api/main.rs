@@ -5,6 +5,7 @@ mod account_pages;
 mod across;
 mod assets;
 mod browser;
+mod commit_checks;
 mod docs_and_logs;
 mod envelopes;
 mod hardening;

@@ -6,7 +6,10 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{
     auth::Auth,
     logout::Ending,
-    model::{audit, AuditKind, AuthError, ClientMeta, EndReason, Result, SigninKind, User},
+    model::{
+        audit, AuditKind, AuthError, Authority, ClientMeta, EndReason, Result, SigninKind, User,
+        Verified,
+    },
     opaque,
     password::PasswordHashString,
     throttle, validate,
@@ -94,7 +97,7 @@ impl Auth {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, email: &str, password: SecretString) -> Result<User> {
         match self.verify_password(email, password).await? {
-            (Some(user), true) => Ok(user),
+            (Some((user, _)), true) => Ok(user),
             _ => Err(AuthError::InvalidCredentials),
         }
     }
@@ -105,7 +108,7 @@ impl Auth {
         &self,
         email: &str,
         password: SecretString,
-    ) -> Result<(Option<User>, bool)> {
+    ) -> Result<(Option<(User, PasswordHashString)>, bool)> {
         // A malformed email cannot match an account, but it still costs one verification so that
         // the answer's timing says nothing.
         let email = validate::normalize_email(email).ok();
@@ -119,8 +122,8 @@ impl Auth {
             Some((id, email, hash)) => (Some(User { id, email }), Some(PasswordHashString(hash))),
             None => (None, None),
         };
-        let matches = self.hasher.verify(password, hash).await?;
-        Ok((user, matches))
+        let matches = self.hasher.verify(password, hash.clone()).await?;
+        Ok((user.zip(hash), matches))
     }
 
     /// Checks an email and password for a sign-in or a password change: counted first, and refused
@@ -133,7 +136,7 @@ impl Auth {
         password: SecretString,
         meta: &ClientMeta,
         via: &str,
-    ) -> Result<User> {
+    ) -> Result<Verified> {
         let device = self.trusted_device(email, meta).await?;
         let keys = throttle::login_keys(email, meta, device.as_deref());
         // Counted before it is checked: see `throttle`.
@@ -142,11 +145,15 @@ impl Auth {
             return Err(err);
         }
         match self.verify_password(email, password).await? {
-            (Some(user), true) => {
+            (Some((user, hash)), true) => {
                 throttle::succeeded(&self.db, &keys).await?;
-                Ok(user)
+                Ok(Verified {
+                    user,
+                    authority: Authority::Password(hash.0),
+                })
             }
             (user, _) => {
+                let user = user.map(|(user, _)| user);
                 tracing::warn!(user.id = ?user.as_ref().map(|u| &u.id), via, ip = ?meta.ip, "password check failed");
                 if let Some(user) = user {
                     let from = meta.ip.as_deref().unwrap_or("an unknown address");

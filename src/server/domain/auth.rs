@@ -42,10 +42,15 @@ impl Auth {
     /// A service over `db` (already migrated): loads the JWT key and the denylist and starts the
     /// logout engine's writer(s).
     pub async fn init(db: Db, options: Options) -> Result<Self> {
+        let keys_dir = options
+            .oidc_keys
+            .clone()
+            .unwrap_or_else(super::oidc::default_test_keys);
         let keys = Keys::load(
             &db,
             options.jwt_secret.clone(),
             options.jwt_previous_secret.clone(),
+            &keys_dir,
         )
         .await?;
         let revocations =
@@ -56,10 +61,6 @@ impl Auth {
             written: Default::default(),
         };
         let engine = Engine::start(&db, revocations.clone(), outbox.clone(), &options)?;
-        let keys_dir = options
-            .oidc_keys
-            .clone()
-            .unwrap_or_else(super::oidc::default_test_keys);
         let oidc = Arc::new(super::oidc::Provider::open(
             &options.oidc_issuer,
             &keys_dir,

@@ -1,5 +1,7 @@
 //! The JWT signing keys: signing, verifying, and the per-thread cache of verified access tokens.
 
+use std::path::Path;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -109,32 +111,75 @@ pub(super) struct Verified {
     pub(super) known: std::sync::atomic::AtomicBool,
 }
 
+/// The development secret's file, in the directory of the OpenID keys (owner-only, shared by
+/// the instances of one deployment as those keys are).
+pub const SECRET_FILE: &str = "jwt-secret";
+
+/// The secret in `dir`'s [`SECRET_FILE`], written (owner-only) if there is none. An earlier
+/// version kept it in the database, in clear: that one moves to the file (so its tokens stay
+/// valid) and leaves the database.
+async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let io = |what: &str, e: std::io::Error| AuthError::Internal(format!("{what}: {e}"));
+    let path = dir.join(SECRET_FILE);
+    let stored: Option<String> = with_pool!(db, p => sqlx::query_scalar(
+        "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_optional(p).await)?;
+    if !path.exists() {
+        super::oidc::keys::prepare_dir(dir)?;
+        let secret = stored.clone().unwrap_or_else(|| {
+            let mut fresh = [0u8; 64];
+            rand::rngs::OsRng.fill_bytes(&mut fresh);
+            URL_SAFE_NO_PAD.encode(fresh)
+        });
+        // Two instances starting at once: one creates the file, the other reads it.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut file) => file
+                .write_all(secret.as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| io(&format!("writing {}", path.display()), e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&format!("creating {}", path.display()), e)),
+        }
+    }
+    let secret = std::fs::read_to_string(&path)
+        .map_err(|e| io(&format!("reading {}", path.display()), e))?;
+    let secret = secret.trim();
+    if secret.len() < 32 {
+        return Err(AuthError::Internal(format!(
+            "{} holds no secret (32 characters at least)",
+            path.display()
+        )));
+    }
+    if stored.is_some() {
+        with_pool!(db, p => sqlx::query("DELETE FROM settings WHERE key = 'jwt_secret'")
+            .execute(p).await.map(|_| ()))?;
+        tracing::info!(file = %path.display(), "the JWT secret moved out of the database");
+    }
+    Ok(secret.as_bytes().to_vec())
+}
+
 fn key_id(secret: &[u8]) -> String {
     hex::encode(&Sha256::digest(secret)[..8])
 }
 
 impl Keys {
-    /// Uses `configured`, or the secret stored in the database (created on first start); accepts
-    /// tokens signed with `previous` too.
+    /// Uses `configured`, or (in development) the secret kept in `dir`'s [`SECRET_FILE`], made on
+    /// first start; accepts tokens signed with `previous` too. Never in the database: a read of a
+    /// backup must not let anyone mint tokens.
     pub async fn load(
         db: &Db,
         configured: Option<SecretString>,
         previous: Option<SecretString>,
+        dir: &Path,
     ) -> Result<Self> {
         let secret = match configured {
             Some(s) => s.expose_secret().as_bytes().to_vec(),
-            None => {
-                let mut fresh = [0u8; 64];
-                rand::rngs::OsRng.fill_bytes(&mut fresh);
-                let fresh = URL_SAFE_NO_PAD.encode(fresh);
-                // Two instances starting at once both insert; one wins and both read the winner.
-                with_pool!(db, p => sqlx::query(
-                    "INSERT INTO settings (key, value) VALUES ('jwt_secret', $1) ON CONFLICT (key) DO NOTHING")
-                    .bind(&fresh).execute(p).await.map(|_| ()))?;
-                let stored: String = with_pool!(db, p => sqlx::query_scalar(
-                    "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_one(p).await)?;
-                stored.into_bytes()
-            }
+            None => development_secret(db, dir).await?,
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);

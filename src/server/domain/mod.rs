@@ -50,8 +50,8 @@ pub use auth::Auth;
 pub use jwt::JwtPair;
 pub use logout::{Caller, Ended, EndedSignin, Ending, Scope};
 pub use model::{
-    AuditKind, AuthError, ClientMeta, EndReason, ExpiredSessions, InputError, Lifetime, Options,
-    Readiness, Result, Signin, SigninKind, SigninStatus, User,
+    AuditKind, AuthError, Authority, ClientMeta, EndReason, ExpiredSessions, InputError, Lifetime,
+    Options, Readiness, Result, Signin, SigninKind, SigninStatus, User, Verified,
 };
 pub use opaque::{IssuedToken, PersonalToken};
 pub use principal::{Principal, Via};

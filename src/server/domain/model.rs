@@ -274,6 +274,42 @@ pub struct ClientMeta {
     pub ip: Option<String>,
     /// The browser's device cookie (a browser that signed in before; see `throttle`).
     pub device: Option<String>,
+    /// What authorised the sign-in it starts, re-checked when the sign-in commits.
+    pub authorised_by: Authority,
+}
+
+impl ClientMeta {
+    /// The same, with what authorised the sign-in it starts.
+    pub fn authorised_by(self, authority: Authority) -> Self {
+        Self {
+            authorised_by: authority,
+            ..self
+        }
+    }
+}
+
+/// What authorised a new sign-in. The statement that commits the sign-in checks it is still
+/// valid (on PostgreSQL after locking the account's row, which an ending of all its sign-ins and a
+/// password change lock too), so a sign-in authorised by something that ended meanwhile never
+/// commits after that ending and survives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Authority {
+    /// Nothing to re-check (an operator's command, the benchmark's helper, a test, or what was
+    /// re-checked otherwise: an OpenID grant runs on a live browser sign-in).
+    #[default]
+    Unchecked,
+    /// A password check, against this stored hash: it must still be the account's.
+    Password(String),
+    /// The sign-in that asked (a personal token made on `/tokens`): it must still be active.
+    Signin(String),
+}
+
+/// A password check that succeeded: the account, and what a sign-in it starts re-checks.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub user: User,
+    /// [`Authority::Password`] with the hash the password matched.
+    pub authority: Authority,
 }
 
 /// One active sign-in.

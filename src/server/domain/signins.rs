@@ -7,10 +7,14 @@ use super::{
     auth::Auth,
     logout::{Caller, Ended, Ending, Scope},
     model::{
-        audit, AuditKind, ClientMeta, EndReason, Result, Signin, SigninKind, SigninStatus, User,
+        audit, AuditKind, AuthError, Authority, ClientMeta, EndReason, Result, Signin, SigninKind,
+        SigninStatus, User,
     },
 };
-use crate::{server::db::now, with_pool};
+use crate::{
+    server::db::{now, Db},
+    with_pool,
+};
 
 #[derive(sqlx::FromRow)]
 struct ActiveRow {
@@ -74,17 +78,55 @@ impl Auth {
             AuditKind::SignIn
         }
         .as_str();
-        with_pool!(&self.db, p => async {
+        // What authorised it must still hold when it commits (see `Authority`). On PostgreSQL the
+        // account's row is locked first: a password change and an ending of all the account's
+        // sign-ins lock it too, so either they commit first and the check below sees them, or
+        // they wait and then see this sign-in.
+        let (check, arg) = match &meta.authorised_by {
+            Authority::Unchecked => ("", None),
+            Authority::Password(hash) => (
+                " WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND password_hash = $7)",
+                Some(hash),
+            ),
+            Authority::Signin(id) => (
+                " WHERE EXISTS (SELECT 1 FROM signins WHERE id = $7 AND user_id = $2 AND ended_at IS NULL)",
+                Some(id),
+            ),
+        };
+        let lock = matches!(self.db, Db::Postgres(_)) && arg.is_some();
+        let insert = format!(
+            "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
+             SELECT $1, $2, $3, $4, $4, $5, $6{check}"
+        );
+        let inserted = with_pool!(&self.db, p => async {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "INSERT INTO signins (id, user_id, kind, created_at, last_seen_at, user_agent, ip) \
-                 VALUES ($1, $2, $3, $4, $4, $5, $6)")
+            if lock {
+                sqlx::query("SELECT id FROM users WHERE id = $1 FOR SHARE")
+                    .bind(&user.id).execute(&mut *tx).await?;
+            }
+            let mut query = sqlx::query(&insert)
                 .bind(&signin.id).bind(&signin.user_id).bind(kind.as_str()).bind(at)
-                .bind(user_agent).bind(&meta.ip)
-                .execute(&mut *tx).await?;
+                .bind(user_agent).bind(&meta.ip);
+            if let Some(arg) = arg {
+                query = query.bind(arg);
+            }
+            let inserted = query.execute(&mut *tx).await?.rows_affected();
+            if inserted == 0 {
+                return Ok(false);
+            }
             audit!(&mut *tx, &user.id, event, &signin.id, detail)?;
-            tx.commit().await
+            tx.commit().await.map(|_| true)
         }.await)?;
+        if !inserted {
+            tracing::info!(
+                kind = kind.as_str(),
+                "a sign-in's authority ended before it committed"
+            );
+            return Err(match meta.authorised_by {
+                Authority::Signin(_) => AuthError::InvalidToken,
+                _ => AuthError::InvalidCredentials,
+            });
+        }
         tracing::info!(signin.id = %signin.id, kind = kind.as_str(), "signed in");
         if kind != SigninKind::Personal {
             self.evict_over_limit(user, &signin.id).await?;

@@ -34,6 +34,7 @@ pub fn client_meta(parts: &Parts) -> ClientMeta {
             .map(str::to_owned),
         ip: client_ip(parts).map(|ip| ip.to_string()),
         device: device_cookie(&parts.headers),
+        authorised_by: Default::default(),
     }
 }
 

@@ -122,13 +122,16 @@ pub async fn end(session: &Session) -> Result<(), AuthError> {
 }
 
 /// What the answer to a browser logout carries besides [`end`]'s removal cookie:
-/// `Clear-Site-Data: "cache", "cookies", "storage"` and a removal cookie with every attribute the
-/// cookie was set with ([`removal_cookie`]).
+/// `Clear-Site-Data: "cache", "storage"` and a removal cookie with every attribute the cookie was
+/// set with ([`removal_cookie`]). Not `"cookies"`: that would also take the device cookie, which
+/// is no credential (it signs no one in) but what keeps this browser's sign-ins apart from its
+/// address's throttling (`domain::throttle`); the session cookie, the only credential, is removed
+/// by name.
 pub fn ending_headers(secure: bool) -> [(HeaderName, HeaderValue); 2] {
     [
         (
             HeaderName::from_static("clear-site-data"),
-            HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+            HeaderValue::from_static("\"cache\", \"storage\""),
         ),
         (header::SET_COOKIE, removal_cookie(secure)),
     ]

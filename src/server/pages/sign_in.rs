@@ -41,10 +41,11 @@ pub async fn login(
     let next = next.filter(|n| !n.is_empty());
     let result = async {
         let meta = client_meta(&parts);
-        let user = state
+        let verified = state
             .auth
             .check_password(&email, SecretString::from(password), &meta, "sign-in page")
             .await?;
+        let (user, meta) = (verified.user, meta.authorised_by(verified.authority));
         // Signing in again in the same browser replaces the earlier sign-in.
         if let Some(old) = session::signin_id(&session).await? {
             state

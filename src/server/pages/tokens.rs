@@ -11,7 +11,7 @@ use crate::{
         home::Me,
         tokens::{NewToken, TokenView, TokensData},
     },
-    server::http::extract::client_meta,
+    server::{domain::Authority, http::extract::client_meta},
 };
 
 /// Body of `pages::tokens::tokens_page`.
@@ -51,7 +51,12 @@ pub async fn create_token(name: String) -> Result<(), ServerFnError> {
     };
     match state
         .auth
-        .create_personal_token(&user, &name, &client_meta(&parts))
+        .create_personal_token(
+            &user,
+            &name,
+            // Made only while the sign-in that asks is active ("Log out everywhere" may be running).
+            &client_meta(&parts).authorised_by(Authority::Signin(signin.id.clone())),
+        )
         .await
     {
         Ok(issued) => {

@@ -380,6 +380,15 @@ async fn end_user<T: Tx>(
     reason: EndReason,
     via: &str,
 ) -> DbResult<Ended> {
+    // The account's row first (PostgreSQL): a sign-in starting meanwhile locks it to re-check what
+    // authorised it, so it either commits before this statement's snapshot or sees this ending
+    // (`Auth::start_signin`).
+    let _: Vec<(String,)> = tx
+        .rows(
+            &format!("SELECT s.id FROM users s WHERE s.id = $1{}", T::LOCK),
+            &[user.into()],
+        )
+        .await?;
     let rows: Vec<(String, String)> = tx
         .rows(
             "UPDATE signins SET ended_at = $1, end_reason = $2 \

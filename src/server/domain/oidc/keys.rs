@@ -156,7 +156,7 @@ fn io(what: &str, err: std::io::Error) -> AuthError {
 }
 
 /// Creates `dir` owner-only, or checks that an existing one is not readable by others.
-fn prepare_dir(dir: &Path) -> Result<()> {
+pub(in crate::server::domain) fn prepare_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !dir.exists() {
         std::fs::DirBuilder::new()

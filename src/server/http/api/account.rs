@@ -130,7 +130,7 @@ async fn register(State(state): State<AppState>, meta: ClientMeta, body: Bytes) 
     ))]
 async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> Reply<Account> {
     let input: Credentials = parse_json(&body)?;
-    let user = state
+    let verified = state
         .auth
         .check_password(
             &input.email,
@@ -139,6 +139,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
             "seed 000 login",
         )
         .await?;
+    let (user, meta) = (verified.user, meta.authorised_by(verified.authority));
     let issued = state.auth.issue_opaque(&user, &meta).await?;
     Ok(Json(AccountToken {
         data: TokenData {

@@ -133,7 +133,7 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
     let fields = object(&body)?;
     let email = required(&fields, "email")?;
     let password = required(&fields, "password")?;
-    let user = state
+    let verified = state
         .auth
         .check_password(
             &email,
@@ -142,7 +142,8 @@ async fn login(State(state): State<AppState>, meta: ClientMeta, body: Bytes) -> 
             "seed 004 login",
         )
         .await?;
-    let issued = state.auth.issue_jwt_pair(&user, &meta).await?;
+    let meta = meta.authorised_by(verified.authority);
+    let issued = state.auth.issue_jwt_pair(&verified.user, &meta).await?;
     Ok(pair("login successful", &issued))
 }
 
