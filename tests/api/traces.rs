@@ -19,11 +19,14 @@ use crate::{
     logout_engine::spawn_process_with,
 };
 
+/// One POST: its `traceparent` header and its body.
+type Post = (Option<String>, Bytes);
+
 /// What one listener got: each POST's body and its `traceparent` header.
 #[derive(Clone, Default)]
 struct Listener {
     url: String,
-    got: Arc<Mutex<Vec<(Option<String>, Bytes)>>>,
+    got: Arc<Mutex<Vec<Post>>>,
 }
 
 impl Listener {
