@@ -138,9 +138,11 @@ async fn open() -> Result<(Config, Auth), String> {
     let sessions = crate::server::sessions::Sessions::new(&db)
         .await
         .map_err(|e| format!("sessions: {e}"))?;
-    let auth = Auth::init(db, config.auth_options())
-        .await
-        .map_err(|e| e.to_string())?;
+    let options = crate::server::domain::Options {
+        role: crate::server::domain::Role::Operator,
+        ..config.auth_options()
+    };
+    let auth = Auth::init(db, options).await.map_err(|e| e.to_string())?;
     auth.prune_sessions_with(std::sync::Arc::new(sessions));
     Ok((config, auth))
 }

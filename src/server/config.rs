@@ -329,6 +329,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.addr)),
             oidc_keys: Some(self.oidc_keys_dir()),
+            role: crate::server::domain::Role::Server,
         }
     }
 

@@ -127,3 +127,36 @@ async fn operators_see_where_deliveries_stand() {
     assert_eq!(status["delivered"], 0);
     assert_eq!(status["failed"], 0);
 }
+
+/// An operator's command run without the servers' webhook settings still writes `session.ended`
+/// events for the receivers the servers named (recorded in the database at their start), for the
+/// servers to deliver.
+#[tokio::test]
+async fn an_operators_ending_is_told_to_the_servers_receivers_without_their_settings() {
+    let receiver = "http://127.0.0.1:9/hook";
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.webhook_urls = vec![receiver.to_owned()];
+        c.webhook_secret = Some(
+            signoff::server::config::WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap(),
+        );
+    })
+    .await;
+    app.create_user("ada@example.com").await;
+    app.opaque_token("ada@example.com").await;
+    app.opaque_token("ada@example.com").await;
+    // The command's environment names no receiver.
+    let out = stdout(&signoff(
+        &app,
+        &["sessions", "end", "--email", "ada@example.com"],
+    ));
+    assert!(out.contains("Ended 2 sign-ins"), "{out}");
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM webhook_outbox WHERE endpoint = '{receiver}' \
+             AND payload LIKE '%\"reason\":\"admin\"%'"
+        ))
+        .await,
+        2
+    );
+}

@@ -55,8 +55,9 @@ impl Auth {
         .await?;
         let revocations =
             Revocations::start(&db, options.listen_retry, options.listen_url.clone()).await?;
+        let receivers = super::outbox::receivers(&db, &options.webhook_urls, options.role).await?;
         let outbox = Outbox {
-            endpoints: options.webhook_urls.clone().into(),
+            endpoints: receivers.into(),
             session_idle: options.session_idle.as_secs() as i64,
             written: Default::default(),
         };

@@ -51,7 +51,7 @@ pub use jwt::JwtPair;
 pub use logout::{Caller, Ended, EndedSignin, Ending, Scope};
 pub use model::{
     AuditKind, AuthError, Authority, ClientMeta, EndReason, ExpiredSessions, InputError, Lifetime,
-    Options, Readiness, Result, Signin, SigninKind, SigninStatus, User, Verified,
+    Options, Readiness, Result, Role, Signin, SigninKind, SigninStatus, User, Verified,
 };
 pub use opaque::{IssuedToken, PersonalToken};
 pub use principal::{Principal, Via};

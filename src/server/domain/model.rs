@@ -369,6 +369,20 @@ pub struct Options {
     /// Where its RS256 keys live (`SIGNOFF_OIDC_KEYS`); `None`: a per-process temporary directory
     /// (the unit tests).
     pub oidc_keys: Option<std::path::PathBuf>,
+    /// Whether this process serves (and so says where webhooks go) or is an operator's command,
+    /// which, given no receivers of its own, writes events for the ones the servers named.
+    pub role: Role,
+}
+
+/// What a process built on the domain is (see [`Options::role`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// A server: its webhook receivers are the deployment's, recorded in the database at start.
+    #[default]
+    Server,
+    /// An operator's command: without receivers of its own it uses the recorded ones, so the
+    /// sign-ins it ends are told to the same receivers as the servers' endings.
+    Operator,
 }
 
 impl Default for Options {
@@ -387,6 +401,7 @@ impl Default for Options {
             max_signins_per_user: None,
             oidc_issuer: DEFAULT_ISSUER.to_owned(),
             oidc_keys: None,
+            role: Role::Server,
         }
     }
 }

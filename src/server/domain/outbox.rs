@@ -23,8 +23,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::ttl::ACCESS_TTL;
-use crate::server::db::rfc3339;
+use super::{
+    model::{Result, Role},
+    ttl::ACCESS_TTL,
+};
+use crate::{
+    server::db::{rfc3339, Db},
+    with_pool,
+};
 
 /// Where events go, shared by the engine (which writes them) and the delivery worker.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +47,36 @@ impl Outbox {
     /// True when events are written at all.
     pub fn enabled(&self) -> bool {
         !self.endpoints.is_empty()
+    }
+}
+
+/// The receivers every process writes events for: a server's own (`SIGNOFF_WEBHOOK_URLS`),
+/// which it records in the database (none: the record is cleared); an operator's command's own,
+/// or else those recorded, so that a command run without the servers' environment still tells
+/// the deployment's receivers of what it ends.
+pub(super) async fn receivers(db: &Db, configured: &[String], role: Role) -> Result<Vec<String>> {
+    const KEY: &str = "webhook_urls";
+    match (role, configured.is_empty()) {
+        (Role::Operator, true) => {
+            let recorded: Option<String> = with_pool!(db, p => sqlx::query_scalar(
+                "SELECT value FROM settings WHERE key = $1").bind(KEY).fetch_optional(p).await)?;
+            Ok(recorded
+                .map(|r| r.lines().map(str::to_owned).collect())
+                .unwrap_or_default())
+        }
+        (Role::Operator, false) => Ok(configured.to_vec()),
+        (Role::Server, true) => {
+            with_pool!(db, p => sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(KEY).execute(p).await.map(|_| ()))?;
+            Ok(Vec::new())
+        }
+        (Role::Server, false) => {
+            with_pool!(db, p => sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = $2")
+                .bind(KEY).bind(configured.join("\n")).execute(p).await.map(|_| ()))?;
+            Ok(configured.to_vec())
+        }
     }
 }
 
