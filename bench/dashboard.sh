@@ -11,6 +11,8 @@
 #   BENCH_DASH_SECONDS=60 bench/dashboard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Production mode on plain http (loopback): said in so many words, as production requires.
+export SIGNOFF_SECURE_COOKIES=false
 scripts/setup >/dev/null
 source scripts/env.sh
 [ -x target/release/signoff ] || cargo leptos build --release >&2

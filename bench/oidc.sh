@@ -35,6 +35,8 @@
 # Everything listens on 127.0.0.1 and is stopped at exit; nothing is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Production mode on plain http (loopback): said in so many words, as production requires.
+export SIGNOFF_SECURE_COOKIES=false
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v node >/dev/null || { echo "node is needed (bench/oidc-flows.mjs, the peer)" >&2; exit 1; }
 

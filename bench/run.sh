@@ -13,6 +13,8 @@
 #   BENCH_THREADS: the run lengths, credentials minted per run, and the load shape
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Production mode on plain http (loopback): said in so many words, as production requires.
+export SIGNOFF_SECURE_COOKIES=false
 scripts/setup >/dev/null
 source scripts/env.sh
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

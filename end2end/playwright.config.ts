@@ -55,6 +55,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: "target/site",
       LEPTOS_OUTPUT_NAME: "signoff",
       LEPTOS_ENV: "PROD",
+      // Plain http on loopback: production requires saying so (else https and Secure cookies).
+      SIGNOFF_SECURE_COOKIES: "false",
       // Production mode requires the JWT secret from the environment; this one is for tests only.
       SIGNOFF_JWT_SECRET: "end-to-end-tests-only-not-a-real-secret-0123456789",
       DATABASE_URL: `sqlite://${DB}?mode=rwc`,

@@ -182,6 +182,20 @@ impl Config {
             }
             None => public_url.starts_with("https://"),
         };
+        // Production serves over https: its cookies are `Secure` (and `__Host-`), unless the
+        // operator says in so many words that this deployment is plain http.
+        let plain_http_said = matches!(
+            std::env::var("SIGNOFF_SECURE_COOKIES").ok().as_deref(),
+            Some("false" | "0")
+        );
+        if !secure_cookies && !plain_http_said && leptos.env == leptos::config::Env::PROD {
+            return Err(
+                "production (LEPTOS_ENV=PROD) serves over https: set SIGNOFF_PUBLIC_URL=https://… \
+                 (cookies are then Secure and __Host-), or SIGNOFF_SECURE_COOKIES=false for a \
+                 deployment on plain http"
+                    .into(),
+            );
+        }
         let jwt_secret = std::env::var("SIGNOFF_JWT_SECRET")
             .ok()
             .filter(|s| !s.is_empty());

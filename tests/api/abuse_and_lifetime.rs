@@ -487,12 +487,62 @@ fn production_mode_requires_the_jwt_secret() {
         .env("LEPTOS_OUTPUT_NAME", "signoff")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env_remove("SIGNOFF_JWT_SECRET")
+        .env("SIGNOFF_SECURE_COOKIES", "false")
         .env("DATABASE_URL", "sqlite::memory:")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SIGNOFF_JWT_SECRET is required"));
+}
+
+#[test]
+fn production_mode_requires_https_cookies_unless_plain_http_is_said_in_so_many_words() {
+    let run = |env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signoff"))
+            .env("LEPTOS_ENV", "PROD")
+            .env("LEPTOS_OUTPUT_NAME", "signoff")
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env(
+                "SIGNOFF_JWT_SECRET",
+                "a-test-secret-a-test-secret-0123456789",
+            )
+            .env_remove("SIGNOFF_PUBLIC_URL")
+            .env_remove("SIGNOFF_SECURE_COOKIES")
+            .env_remove("SIGNOFF_OIDC_KEYS")
+            .envs(env.iter().copied())
+            .env("DATABASE_URL", "sqlite::memory:")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    // Neither an https public URL nor an explicit plain-http deployment: no start.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("serves over https"),
+        "{}",
+        stderr(&out)
+    );
+    // Either gets past that check (to the next one: the OpenID keys, left out here).
+    for env in [
+        [("SIGNOFF_PUBLIC_URL", "https://signoff.example")],
+        [("SIGNOFF_SECURE_COOKIES", "false")],
+    ] {
+        let out = run(&env);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            !stderr(&out).contains("serves over https"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("SIGNOFF_OIDC_KEYS is required"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[tokio::test]
