@@ -169,6 +169,8 @@ async fn with_its_notification_link_cut_an_instance_still_refuses_revoked_tokens
 struct StallingProxy {
     port: u16,
     paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// How late (milliseconds) what the server sends reaches the client.
+    delay: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StallingProxy {
@@ -177,7 +179,8 @@ impl StallingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let paused = Arc::new(AtomicBool::new(false));
-        let (upstream, flag) = (upstream.to_owned(), paused.clone());
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (upstream, flag, late) = (upstream.to_owned(), paused.clone(), delay.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
@@ -185,11 +188,22 @@ impl StallingProxy {
                 };
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
-                tokio::spawn(pipe(cr, sw, flag.clone()));
-                tokio::spawn(pipe(sr, cw, flag.clone()));
+                let on_time = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                tokio::spawn(pipe(cr, sw, flag.clone(), on_time));
+                tokio::spawn(pipe(sr, cw, flag.clone(), late.clone()));
             }
         });
-        Self { port, paused }
+        Self {
+            port,
+            paused,
+            delay,
+        }
+    }
+
+    /// Delivers everything the server sends `by` late, steadily (bytes keep flowing).
+    fn delay(&self, by: Duration) {
+        self.delay
+            .store(by.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn pause(&self, paused: bool) {
@@ -198,26 +212,91 @@ impl StallingProxy {
     }
 }
 
-/// Copies `from` to `to`, holding every byte back while `paused` (the sockets stay open).
+/// Copies `from` to `to`, each chunk `delay` after it was read, in order, holding every byte back
+/// while `paused` (the sockets stay open).
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let late = Duration::from_millis(delay.load(std::sync::atomic::Ordering::SeqCst));
+            if tx
+                .send((tokio::time::Instant::now() + late, buf[..n].to_vec()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    while let Some((due, chunk)) = rx.recv().await {
+        tokio::time::sleep_until(due).await;
         while paused.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if to.write_all(&buf[..n]).await.is_err() {
+        if to.write_all(&chunk).await.is_err() {
             return;
         }
     }
+}
+
+#[tokio::test]
+async fn an_instance_whose_notifications_run_steadily_late_never_answers_from_a_stale_memory() {
+    let Some(db) = require_postgres(
+        "an_instance_whose_notifications_run_steadily_late_never_answers_from_a_stale_memory",
+    )
+    .await
+    else {
+        return;
+    };
+    let proxy = StallingProxy::start("127.0.0.1:5432").await;
+    let a = start(&db.url).await;
+    let mut config = Config::for_tests(db.url.clone());
+    let (base, name) = db.url.rsplit_once('/').unwrap();
+    let (scheme_user, _) = base.rsplit_once('@').unwrap();
+    config.listen_url = Some(format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port));
+    let b = start_with(config).await;
+    healthy(&a).await;
+    healthy(&b).await;
+    a.create_user("ada@example.com").await;
+    let (doomed, _) = a.jwt_pair("ada@example.com").await;
+    let (kept, _) = a.jwt_pair("ada@example.com").await;
+    assert!(b.accepted(&doomed).await && b.accepted(&kept).await);
+
+    // B's notifications keep flowing, pings included, but steadily 1.5 s late: longer than a
+    // logout waits for acknowledgements. The lag grows by 100 ms steps (no gap in the stream
+    // ever looks like a stall), then holds.
+    for step in 1..=15 {
+        proxy.delay(Duration::from_millis(step * 100));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let res = a.logout_002(&doomed).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        !b.accepted(&doomed).await,
+        "B answered from a memory 1.5 s behind"
+    );
+    assert!(b.accepted(&kept).await);
+    assert!(
+        !b.state.auth.revocations().is_healthy(),
+        "B knows it is behind"
+    );
+
+    // The lag ends: B catches up and answers from memory again.
+    proxy.delay(Duration::ZERO);
+    healthy(&b).await;
+    assert!(!b.accepted(&doomed).await);
+    assert!(b.accepted(&kept).await);
 }
 
 #[tokio::test]
@@ -269,4 +348,75 @@ async fn a_stalled_notification_link_falls_back_to_database_checks_within_a_seco
     healthy(&b).await;
     assert!(!b.accepted(&doomed).await);
     assert!(b.accepted(&kept).await);
+}
+
+/// The freeze drill: one of two instances is frozen (SIGSTOP) while the other logs a token out;
+/// resumed (SIGCONT), its very first answer for that token is 401, whatever its tasks have had
+/// the time to read since.
+#[tokio::test]
+async fn a_frozen_instance_resumed_refuses_at_once_a_token_logged_out_while_it_slept() {
+    let Some(db) = require_postgres(
+        "a_frozen_instance_resumed_refuses_at_once_a_token_logged_out_while_it_slept",
+    )
+    .await
+    else {
+        return;
+    };
+    let a = crate::logout_engine::spawn_process_with(&db.url, &[]);
+    let b = crate::logout_engine::spawn_process_with(&db.url, &[]);
+    let http = reqwest::Client::new();
+    for base in [&a.address, &b.address] {
+        until("the instance is ready", async || {
+            let res = http.get(format!("{base}/readyz")).send().await;
+            res.is_ok_and(|r| r.status() == StatusCode::OK)
+        })
+        .await;
+    }
+    let res = http
+        .post(format!("{}/api/v1/account/register", a.address))
+        .json(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pair: serde_json::Value = http
+        .post(format!("{}/api/auth/login", a.address))
+        .json(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = pair["data"]["access_token"].as_str().unwrap().to_owned();
+    let refresh = pair["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let me = |base: String| {
+        let (http, access) = (http.clone(), access.clone());
+        async move {
+            http.get(format!("{base}/api/v1/account/me"))
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(b.address.clone()).await, StatusCode::OK);
+
+    b.signal("STOP");
+    let res = http
+        .post(format!("{}/api/auth/logout", a.address))
+        .bearer_auth(&access)
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.signal("CONT");
+    assert_eq!(
+        me(b.address.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "the resumed instance's first answer"
+    );
 }

@@ -89,9 +89,10 @@ impl Heard {
             .insert(key.to_owned(), (self.position, Instant::now()));
     }
 
-    fn pinged(&mut self, peer: &str, generation: &str) {
+    /// Another instance's ping: listening (a generation other than 0) and not behind.
+    fn pinged(&mut self, peer: &str, generation: &str, behind: bool) {
         self.prune();
-        let listening = generation != "0";
+        let listening = generation != "0" && !behind;
         self.peers
             .entry(peer.to_owned())
             .and_modify(|p| {
@@ -206,8 +207,9 @@ impl Revocations {
         self
     }
 
-    /// Applies one notification; returns the generation when it is one of this instance's pings.
-    fn apply(&self, payload: &str) -> Option<u64> {
+    /// Applies one notification; returns the generation and the age when it is one of this
+    /// instance's pings.
+    fn apply(&self, payload: &str) -> Option<(u64, Option<Duration>)> {
         let mut parts = payload.split(' ');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("sid"), Some(id), reason) => {
@@ -223,11 +225,20 @@ impl Revocations {
                 lag(parts.next());
             }
             (Some("ping"), Some(instance), generation) if instance == self.instance => {
-                return generation.and_then(|g| g.parse().ok());
+                let sent = parts.next().and_then(|ms| ms.parse::<u64>().ok());
+                let age = sent.map(|ms| {
+                    self.born
+                        .elapsed()
+                        .saturating_sub(Duration::from_millis(ms))
+                });
+                return generation.and_then(|g| g.parse().ok()).map(|g| (g, age));
             }
-            // Another instance's ping (one without a generation takes no part in acknowledging).
+            // Another instance's ping (one without a generation takes no part in acknowledging,
+            // nor one that says it is behind).
             (Some("ping"), Some(instance), generation) => {
-                self.heard().pinged(instance, generation.unwrap_or("0"))
+                let behind = parts.nth(1) == Some("behind");
+                self.heard()
+                    .pinged(instance, generation.unwrap_or("0"), behind)
             }
             (Some("ack"), Some(instance), Some(key)) if instance != self.instance => {
                 self.heard().acked(instance, key)
@@ -296,9 +307,10 @@ impl Revocations {
             tokio::select! {
                 payload = rx.recv() => match payload {
                     Some(p) => match self.hold(&p).await.apply(&p) {
-                        Some(g) => {
+                        Some((g, age)) => {
                             last_ping = Instant::now();
                             caught_up |= g == generation;
+                            self.judge_lag(age);
                         }
                         None => continue,
                     },
@@ -312,12 +324,41 @@ impl Revocations {
                     break;
                 },
             }
-            if caught_up && !self.is_healthy() && up_at.elapsed() >= 2 * HEARTBEAT {
+            let behind = self.behind.load(Ordering::SeqCst);
+            if caught_up && !behind && !self.is_healthy() && up_at.elapsed() >= 2 * HEARTBEAT {
                 self.set_healthy(true);
                 tracing::info!(entries = self.len(), "revocation listener up");
             }
         }
         reader.abort();
+    }
+
+    /// Judges the lag of the notification stream by the age of one of this instance's own pings
+    /// (sent and timed by this process: no clock but its own). Older than [`STALL_AFTER`]: the
+    /// stream runs late, however steadily it flows, so this instance is behind: it checks in the
+    /// database (unhealthy) and its pings say so, so no ending waits for its acknowledgement. It
+    /// is caught up again once a ping arrives within half of that.
+    fn judge_lag(&self, age: Option<Duration>) {
+        let Some(age) = age else { return };
+        if age <= STALL_AFTER {
+            let at = self.born.elapsed().as_millis() as u64;
+            self.fresh_ping_ms.fetch_max(at, Ordering::AcqRel);
+        }
+        let behind = self.behind.load(Ordering::SeqCst);
+        if !behind && age > STALL_AFTER {
+            self.behind.store(true, Ordering::SeqCst);
+            self.set_healthy(false);
+            tracing::warn!(
+                lag_ms = age.as_millis() as u64,
+                "revocation notifications arrive late: checking JWTs in the database until caught up"
+            );
+        } else if behind && age <= STALL_AFTER / 2 {
+            self.behind.store(false, Ordering::SeqCst);
+            tracing::info!(
+                lag_ms = age.as_millis() as u64,
+                "revocation notifications caught up"
+            );
+        }
     }
 
     /// SQLite: another process on the same file (an operator's `signoff sessions end`) ends
@@ -373,7 +414,13 @@ impl Revocations {
                 return;
             }
             let generation = self.generation.load(Ordering::SeqCst);
-            let ping = format!("ping {} {generation}", self.instance);
+            let sent = self.born.elapsed().as_millis();
+            let state = if self.behind.load(Ordering::SeqCst) {
+                "behind"
+            } else {
+                "current"
+            };
+            let ping = format!("ping {} {generation} {sent} {state}", self.instance);
             notify(&pool, &ping, "heartbeat").await;
         }
     }

@@ -84,6 +84,16 @@ pub struct Revocations {
     instance: String,
     /// The listener connection's number while it is connected and caught up; 0 otherwise.
     generation: AtomicU64,
+    /// The notifications reach this instance late (its own pings arrive older than
+    /// [`STALL_AFTER`]): it checks in the database, and tells the others not to wait for it.
+    behind: AtomicBool,
+    /// When it started: its pings carry their send time as milliseconds since (its own clock).
+    born: Instant,
+    /// When (milliseconds since `born`) it last heard one of its own pings arrive in time: a
+    /// listener that has not for [`STALL_AFTER`] cannot vouch for its memory, whatever its
+    /// tasks have had the time to notice (a process frozen and resumed answers a request before
+    /// its listener has read the backlog).
+    fresh_ping_ms: AtomicU64,
     /// What the notifications said lately.
     heard: std::sync::Mutex<Heard>,
     /// Woken whenever a revocation, a ping or an acknowledgement is heard.
@@ -119,6 +129,9 @@ impl Revocations {
             listens: matches!(db, Db::Postgres(_)),
             instance: uuid::Uuid::now_v7().simple().to_string(),
             generation: AtomicU64::new(0),
+            behind: AtomicBool::new(false),
+            born: Instant::now(),
+            fresh_ping_ms: AtomicU64::new(0),
             heard: Default::default(),
             announcement: tokio::sync::Notify::new(),
             applied: channel::channel(None).0,
@@ -139,9 +152,17 @@ impl Revocations {
         Ok(this)
     }
 
-    /// True when the in-memory denylist is complete: JWT checks may rely on it alone.
+    /// True when the in-memory denylist is complete: JWT checks may rely on it alone. On
+    /// PostgreSQL that also takes one of its own pings heard in time within [`STALL_AFTER`].
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::SeqCst)
+        self.healthy.load(Ordering::SeqCst) && (!self.listens || self.heard_in_time())
+    }
+
+    /// Whether its latest ping heard in time is at most [`STALL_AFTER`] old.
+    fn heard_in_time(&self) -> bool {
+        let now = self.born.elapsed().as_millis() as u64;
+        now.saturating_sub(self.fresh_ping_ms.load(Ordering::Acquire))
+            <= STALL_AFTER.as_millis() as u64
     }
 
     /// True when `key` (a sign-in id or a `jti`) is revoked.
