@@ -118,15 +118,32 @@ impl Db {
     }
 }
 
-/// True when an error means the database cannot be reached (answered with 503), rather than a bug.
+/// True when an error means the database cannot be reached (answered with 503), rather than a bug:
+/// no connection, or the server saying it is going away or cannot serve now. PostgreSQL's SQLSTATE
+/// classes 08 (connection exception), 53 (insufficient resources) and 57 (operator intervention:
+/// `57P01` admin shutdown, `57P02` crash shutdown, `57P03` cannot connect now, what a stopping or
+/// starting server answers); SQLite's busy and locked (a lock held past the busy timeout).
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
+    match err {
         sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-    )
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => {
+            let code = e.code();
+            if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                code.is_some_and(|c| ["08", "53", "57"].iter().any(|class| c.starts_with(class)))
+            } else {
+                // SQLite: the primary result code, the extended one's low byte.
+                code.and_then(|c| c.parse::<u32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Unix seconds as RFC 3339 in UTC (`2026-11-23T10:00:00Z`).

@@ -12,7 +12,7 @@ use crate::helpers::{expect_json, race, spawn_app, start, successes, TestApp, PA
 
 /// `n` opaque tokens of `email`, one sign-in each, issued directly by the domain (a password check
 /// per token over HTTP would make these tests slow for nothing).
-async fn mint(app: &TestApp, email: &str, n: usize) -> Vec<String> {
+pub async fn mint(app: &TestApp, email: &str, n: usize) -> Vec<String> {
     use secrecy::ExposeSecret;
     let auth = &app.state.auth;
     let user = auth.authenticate(email, PASSWORD.into()).await.unwrap();

@@ -18,6 +18,7 @@ mod multi_instance;
 mod oauth_revoke;
 mod oidc;
 mod operator_cli;
+mod outage;
 mod pruning;
 mod seed_000;
 mod seed_001;
