@@ -50,6 +50,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Active sign-ins per user at most (`SIGNOFF_MAX_SIGNINS_PER_USER`; unset or 0: no limit).
     pub max_signins_per_user: Option<usize>,
+    /// Refreshes per sign-in per minute on one instance (`SIGNOFF_REFRESH_PER_MINUTE`; 0: none).
+    pub refresh_per_minute: u32,
     /// How often the server looks for sign-ins past their idle or absolute lifetime and ends them
     /// (`SIGNOFF_SWEEP_SECS`, default 30).
     pub sweep_every: std::time::Duration,
@@ -282,6 +284,11 @@ impl Config {
                 0 => None,
                 n => Some(n as usize),
             },
+            refresh_per_minute: number(
+                "SIGNOFF_REFRESH_PER_MINUTE",
+                crate::server::domain::model::REFRESH_PER_MINUTE as u64,
+            )?
+            .min(u32::MAX as u64) as u32,
             sweep_every: std::time::Duration::from_secs(number("SIGNOFF_SWEEP_SECS", 30)?.max(1)),
             metrics_addr: match std::env::var("SIGNOFF_METRICS_ADDR") {
                 Ok(v) if !v.is_empty() => Some(v.parse().map_err(|_| {
@@ -343,6 +350,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.addr)),
             oidc_keys: Some(self.oidc_keys_dir()),
+            refresh_per_minute: self.refresh_per_minute,
             role: crate::server::domain::Role::Server,
         }
     }
@@ -394,6 +402,7 @@ impl Config {
             durability: crate::server::db::Durability::Full,
             pg_writers: PG_WRITERS,
             max_signins_per_user: None,
+            refresh_per_minute: crate::server::domain::model::REFRESH_PER_MINUTE,
             sweep_every: std::time::Duration::from_secs(30),
             metrics_addr: None,
             trusted_proxies: Vec::new(),

@@ -212,3 +212,28 @@ async fn registration_is_throttled_per_address() {
         location(&res)
     );
 }
+
+#[tokio::test]
+async fn one_sign_in_refreshing_in_a_loop_is_refused_past_its_limit() {
+    let app = spawn_app_with(|c| c.refresh_per_minute = 5).await;
+    app.create_user("ada@example.com").await;
+    let (_, mut refresh) = app.jwt_pair("ada@example.com").await;
+    for i in 0..5 {
+        let res = app.refresh_004(&json!({ "refresh_token": refresh })).await;
+        assert_eq!(res.status(), StatusCode::OK, "refresh {i}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        refresh = body["data"]["refresh_token"].as_str().unwrap().to_owned();
+    }
+    let res = app.refresh_004(&json!({ "refresh_token": refresh })).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"code": 429, "message": "too many requests", "data": {}})
+    );
+    // Refused before anything was used up: the token still rotates once the limit allows, and
+    // another sign-in of the same account is not held back meanwhile.
+    let (_, other) = app.jwt_pair("ada@example.com").await;
+    let res = app.refresh_004(&json!({ "refresh_token": other })).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

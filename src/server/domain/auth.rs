@@ -36,6 +36,8 @@ pub struct Auth {
     pub(super) sessions: Arc<OnceLock<Arc<dyn ExpiredSessions>>>,
     /// The OpenID Provider: its issuer and RS256 keys (see [`super::oidc`]).
     pub(super) oidc: Arc<super::oidc::Provider>,
+    /// Refreshes per sign-in (see [`Options::refresh_per_minute`]); `None`: no limit.
+    pub(super) refresh_limit: Option<Arc<super::jwt::RefreshLimit>>,
 }
 
 impl Auth {
@@ -79,6 +81,7 @@ impl Auth {
             max_signins: options.max_signins_per_user.filter(|&n| n > 0),
             sessions: Default::default(),
             oidc,
+            refresh_limit: super::jwt::RefreshLimit::new(options.refresh_per_minute).map(Arc::new),
         })
     }
 

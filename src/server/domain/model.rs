@@ -369,10 +369,17 @@ pub struct Options {
     /// Where its RS256 keys live (`SIGNOFF_OIDC_KEYS`); `None`: a per-process temporary directory
     /// (the unit tests).
     pub oidc_keys: Option<std::path::PathBuf>,
+    /// Refreshes per sign-in per minute at most, on one instance (0: no limit).
+    pub refresh_per_minute: u32,
     /// Whether this process serves (and so says where webhooks go) or is an operator's command,
     /// which, given no receivers of its own, writes events for the ones the servers named.
     pub role: Role,
 }
+
+/// Refreshes per sign-in per minute by default: a client refreshes once per access token (15
+/// minutes); sixty a minute leaves room for any retry and none for a loop that would fill the
+/// refresh table, the denylist and the notification stream.
+pub const REFRESH_PER_MINUTE: u32 = 60;
 
 /// What a process built on the domain is (see [`Options::role`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -401,6 +408,7 @@ impl Default for Options {
             max_signins_per_user: None,
             oidc_issuer: DEFAULT_ISSUER.to_owned(),
             oidc_keys: None,
+            refresh_per_minute: REFRESH_PER_MINUTE,
             role: Role::Server,
         }
     }

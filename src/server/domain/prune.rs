@@ -155,6 +155,9 @@ impl Auth {
             "DELETE FROM oidc_codes WHERE digest IN (SELECT digest FROM oidc_codes WHERE expires_at <= $1 LIMIT $2)",
             at).await?;
         report.memory = self.revocations.prune() as u64;
+        if let Some(limit) = &self.refresh_limit {
+            limit.prune();
+        }
         tracing::info!(?report, "pruned");
         Ok(report)
     }
