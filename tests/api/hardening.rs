@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::helpers::{spawn_app_with, TestApp, FORM_ACCEPT, PASSWORD};
 
 /// Seed 000's login as sent through a proxy that says the client is `forwarded`.
-async fn login_via(app: &TestApp, email: &str, password: &str, forwarded: &str) -> StatusCode {
+pub async fn login_via(app: &TestApp, email: &str, password: &str, forwarded: &str) -> StatusCode {
     app.client
         .post(app.url("/api/v1/account/login"))
         .header("x-forwarded-for", forwarded)

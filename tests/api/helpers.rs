@@ -60,6 +60,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// `url` (a PostgreSQL URL) through a proxy listening on 127.0.0.1:`port` instead.
+pub fn through_port(url: &str, port: u16) -> String {
+    let (base, name) = url.rsplit_once('/').unwrap();
+    let (scheme_user, _) = base.rsplit_once('@').unwrap();
+    format!("{scheme_user}@127.0.0.1:{port}/{name}")
+}
+
 /// A PostgreSQL database made for one test, dropped when the test ends.
 pub struct PgDatabase {
     /// Its URL.

@@ -261,9 +261,7 @@ async fn an_instance_whose_notifications_run_steadily_late_never_answers_from_a_
     let proxy = StallingProxy::start("127.0.0.1:5432").await;
     let a = start(&db.url).await;
     let mut config = Config::for_tests(db.url.clone());
-    let (base, name) = db.url.rsplit_once('/').unwrap();
-    let (scheme_user, _) = base.rsplit_once('@').unwrap();
-    config.listen_url = Some(format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port));
+    config.listen_url = Some(crate::helpers::through_port(&db.url, proxy.port));
     let b = start_with(config).await;
     healthy(&a).await;
     healthy(&b).await;
@@ -312,9 +310,7 @@ async fn a_stalled_notification_link_falls_back_to_database_checks_within_a_seco
     let a = start(&db.url).await;
     // B's notifications come through the proxy; its queries do not.
     let mut config = Config::for_tests(db.url.clone());
-    let (base, name) = db.url.rsplit_once('/').unwrap();
-    let (scheme_user, _) = base.rsplit_once('@').unwrap();
-    config.listen_url = Some(format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port));
+    config.listen_url = Some(crate::helpers::through_port(&db.url, proxy.port));
     let b = start_with(config).await;
     healthy(&a).await;
     healthy(&b).await;

@@ -101,9 +101,7 @@ async fn a_database_outage_is_503_in_every_dialect_and_recovers_without_a_restar
         return;
     };
     let proxy = CuttingProxy::start("127.0.0.1:5432").await;
-    let (base, name) = db.url.rsplit_once('/').unwrap();
-    let (scheme_user, _) = base.rsplit_once('@').unwrap();
-    let through = format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port);
+    let through = crate::helpers::through_port(&db.url, proxy.port);
     let app: TestApp = start_with(Config::for_tests(through)).await;
     until("ready", async || app.state.auth.revocations().is_healthy()).await;
     app.create_user("ada@example.com").await;

@@ -8,27 +8,18 @@ use reqwest::StatusCode;
 use serde_json::json;
 use signoff::server::domain::throttle;
 
-use crate::helpers::{location, set_cookies, spawn_app_with, TestApp, FORM_ACCEPT, PASSWORD};
+use crate::{
+    hardening::login_via,
+    helpers::{location, set_cookies, spawn_app_with, TestApp, FORM_ACCEPT, PASSWORD},
+};
 
 async fn proxied() -> TestApp {
     spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await
 }
 
-/// Seed 000's login from `address`.
-async fn login_from(app: &TestApp, email: &str, password: &str, address: &str) -> StatusCode {
-    app.client
-        .post(app.url("/api/v1/account/login"))
-        .header("x-forwarded-for", address)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 /// The browser's login form from `address`, with `cookie` (its device cookie) if any: where it
 /// lands, and the cookies it was given.
-async fn form_login_from(
+async fn form_login_via(
     app: &TestApp,
     email: &str,
     password: &str,
@@ -86,7 +77,7 @@ async fn guesses_sent_all_at_once_are_counted_before_any_is_checked() {
     app.create_user("ada@example.com").await;
     let guesses = (0..40).map(|i| {
         let app = &app;
-        async move { login_from(app, "ada@example.com", &format!("guess {i}!"), ATTACKER).await }
+        async move { login_via(app, "ada@example.com", &format!("guess {i}!"), ATTACKER).await }
     });
     let answers = futures_util::future::join_all(guesses).await;
     let checked = answers
@@ -111,7 +102,7 @@ async fn wrong_passwords_from_one_address_never_lock_the_owner_out() {
     app.create_user("ada@example.com").await;
     // Ada signed in from her laptop once: the browser keeps a device cookie.
     let (to, cookies) =
-        form_login_from(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
+        form_login_via(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
     assert_eq!(to, "/");
     let device = cookies
         .iter()
@@ -138,21 +129,21 @@ async fn wrong_passwords_from_one_address_never_lock_the_owner_out() {
     .await;
     assert!(guessed > throttle::PAIR.free as usize, "{guessed}");
     assert_eq!(
-        login_from(&app, "ada@example.com", PASSWORD, ATTACKER).await,
+        login_via(&app, "ada@example.com", PASSWORD, ATTACKER).await,
         StatusCode::TOO_MANY_REQUESTS,
         "the guessing address waits, the right password too"
     );
 
     // Ada, from anywhere else, is not refused.
     assert_eq!(
-        login_from(&app, "ada@example.com", PASSWORD, "192.0.2.44").await,
+        login_via(&app, "ada@example.com", PASSWORD, "192.0.2.44").await,
         StatusCode::OK
     );
     // Nor is her browser, even behind the attacker's address (a shared NAT).
-    let (to, _) = form_login_from(&app, "ada@example.com", PASSWORD, ATTACKER, Some(&device)).await;
+    let (to, _) = form_login_via(&app, "ada@example.com", PASSWORD, ATTACKER, Some(&device)).await;
     assert_eq!(to, "/", "the trusted browser was refused");
     // A device cookie of someone else's does not help the attacker.
-    let (to, _) = form_login_from(
+    let (to, _) = form_login_via(
         &app,
         "ada@example.com",
         PASSWORD,
