@@ -37,7 +37,7 @@ pub struct Auth {
     /// The OpenID Provider: its issuer and RS256 keys (see [`super::oidc`]).
     pub(super) oidc: Arc<super::oidc::Provider>,
     /// Refreshes per sign-in (see [`Options::refresh_per_minute`]); `None`: no limit.
-    pub(super) refresh_limit: Option<Arc<super::jwt::RefreshLimit>>,
+    pub(super) refresh_limit: Option<Arc<super::throttle::RefreshLimit>>,
 }
 
 impl Auth {
@@ -81,7 +81,8 @@ impl Auth {
             max_signins: options.max_signins_per_user.filter(|&n| n > 0),
             sessions: Default::default(),
             oidc,
-            refresh_limit: super::jwt::RefreshLimit::new(options.refresh_per_minute).map(Arc::new),
+            refresh_limit: super::throttle::RefreshLimit::new(options.refresh_per_minute)
+                .map(Arc::new),
         })
     }
 

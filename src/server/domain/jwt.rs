@@ -61,41 +61,6 @@ struct RotatedRow {
     successor_used_at: Option<i64>,
 }
 
-/// Refreshes per sign-in, on this instance: a GCRA limiter keyed by sign-in id (governor), so that
-/// one looping client cannot grow the refresh table, the denylist (each rotation denies the access
-/// token it replaces) and the notification stream without bound. Per instance: a client spread
-/// over n instances gets n times the rate, still bounded.
-pub struct RefreshLimit {
-    limiter: governor::DefaultKeyedRateLimiter<String>,
-}
-
-impl RefreshLimit {
-    /// `per_minute` refreshes per sign-in, in bursts of as many; `None` for 0 (no limit).
-    pub fn new(per_minute: u32) -> Option<Self> {
-        let per_minute = std::num::NonZeroU32::new(per_minute)?;
-        Some(Self {
-            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)),
-        })
-    }
-
-    /// Counts one refresh of sign-in `sid`; refused ([`AuthError::Throttled`]) past the limit.
-    pub fn check(&self, sid: &str) -> Result<()> {
-        use governor::clock::{Clock, DefaultClock};
-        self.limiter
-            .check_key(&sid.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                AuthError::Throttled(wait.as_secs().max(1) as i64)
-            })
-    }
-
-    /// Forgets sign-ins that have not refreshed lately (the pruner).
-    pub fn prune(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
-    }
-}
-
 impl Auth {
     /// Starts a sign-in carrying a JWT pair (`POST /api/auth/login`).
     #[tracing::instrument(skip_all, fields(user.id = %user.id))]
