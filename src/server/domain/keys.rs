@@ -125,7 +125,7 @@ async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
     let stored: Option<String> = with_pool!(db, p => sqlx::query_scalar(
         "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_optional(p).await)?;
     if !path.exists() {
-        super::oidc::keys::prepare_dir(dir)?;
+        prepare_dir(dir)?;
         let secret = stored.clone().unwrap_or_else(|| {
             let mut fresh = [0u8; 64];
             rand::rngs::OsRng.fill_bytes(&mut fresh);
@@ -161,6 +161,30 @@ async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
         tracing::info!(file = %path.display(), "the JWT secret moved out of the database");
     }
     Ok(secret.as_bytes().to_vec())
+}
+
+/// Creates `dir` owner-only, or checks that an existing one is not readable by others.
+pub(in crate::server::domain) fn prepare_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| AuthError::Internal(format!("creating {}: {e}", dir.display())))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| AuthError::Internal(format!("reading {}: {e}", dir.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(AuthError::Internal(format!(
+            "{} is open to other users (mode {:o}): chmod 700 it",
+            dir.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
 }
 
 fn key_id(secret: &[u8]) -> String {

@@ -25,7 +25,10 @@ use rsa::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::super::model::{AuthError, Result};
+use super::super::{
+    keys::prepare_dir,
+    model::{AuthError, Result},
+};
 use crate::server::db::now;
 
 /// How long a replaced key stays published: the longest lifetime of anything it signed (an ID token,
@@ -153,30 +156,6 @@ pub fn rotate(dir: &Path) -> Result<(String, Vec<String>)> {
 
 fn io(what: &str, err: std::io::Error) -> AuthError {
     AuthError::Internal(format!("{what}: {err}"))
-}
-
-/// Creates `dir` owner-only, or checks that an existing one is not readable by others.
-pub(in crate::server::domain) fn prepare_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io(&format!("creating {}", dir.display()), e))?;
-    }
-    let mode = std::fs::metadata(dir)
-        .map_err(|e| io(&format!("reading {}", dir.display()), e))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(AuthError::Internal(format!(
-            "{} is open to other users (mode {:o}): chmod 700 it",
-            dir.display(),
-            mode & 0o777
-        )));
-    }
-    Ok(())
 }
 
 /// The key files of `dir`, with their creation times (from their names).
