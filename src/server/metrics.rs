@@ -208,16 +208,16 @@ const SERVER_FNS: &[&str] = &[
 ];
 
 /// A request's route template: what metrics label and spans name it by (never its raw path).
-pub fn route<B>(req: &http::Request<B>) -> String {
+pub fn route<B>(req: &http::Request<B>) -> &str {
     let path = req.uri().path();
     match path.strip_prefix("/_fn/") {
         // Server functions share one route: each of ours is a template of its own, and any other
         // name one label, so that no client can mint label values.
-        Some(name) if SERVER_FNS.contains(&name) => path.to_owned(),
-        Some(_) => "/_fn/{unknown}".to_owned(),
+        Some(name) if SERVER_FNS.contains(&name) => path,
+        Some(_) => "/_fn/{unknown}",
         None => match req.extensions().get::<MatchedPath>() {
-            Some(template) => template.as_str().to_owned(),
-            None => "unmatched".to_owned(),
+            Some(template) => template.as_str(),
+            None => "unmatched",
         },
     }
 }
@@ -226,7 +226,7 @@ pub fn route<B>(req: &http::Request<B>) -> String {
 /// template, and every logout by its dialect.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = route(&req);
+    let route = route(&req).to_owned();
     let method = match *req.method() {
         http::Method::GET => "GET",
         http::Method::HEAD => "HEAD",
