@@ -3,6 +3,7 @@
 //
 //   node bench/oidc-flows.mjs logout KIND BASE CLIENTS RECEIVER_PORT N [LOAD_RATE LOAD_TOKENS]
 //   node bench/oidc-flows.mjs mint   KIND BASE CLIENTS COUNT        # COUNT refresh tokens, one a line
+//                                                                  # (16 per sign-in, or $MINT_PER_SIGNIN)
 //   node bench/oidc-flows.mjs access KIND BASE CLIENTS              # one live access token
 //
 // KIND is `signoff` or `peer`; CLIENTS a JSON file [{"client_id", "client_secret", "redirect_uri",
@@ -264,10 +265,12 @@ async function mint() {
   await ensureAccount();
   const client = clients[0];
   const out = [];
-  // A handful of sign-ins, many grants each (as many applications' sessions would be).
+  // A handful of sign-ins, many grants each (as many applications' sessions would be): 16 grants
+  // per sign-in, or MINT_PER_SIGNIN.
+  const perSignin = Number(process.env.MINT_PER_SIGNIN ?? 16);
   let jar;
   for (let k = 0; k < count; k++) {
-    if (k % 16 === 0) jar = await signIn();
+    if (k % perSignin === 0) jar = await signIn();
     out.push((await codeFlow(jar, client)).refresh_token);
   }
   process.stdout.write(out.join('\n') + '\n');

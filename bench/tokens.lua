@@ -1,5 +1,6 @@
 -- wrk script: every request uses the next token from $TOKENS (one per line, minted beforehand), so
--- each logout ends a fresh sign-in. $DIALECT picks the request shape: 000, 001, 002 or 004.
+-- each logout ends a fresh sign-in. $DIALECT picks the request shape: 000, 001, 002 or 004; or
+-- `me` (`GET /api/v1/account/me`, each token read once: no cached read of it to use).
 -- Tokens are split between wrk's threads so none is used twice: $THREADS must equal wrk's -t
 -- (wrk runs a thread's init() before the next thread's setup(), so no thread can count the others).
 local dialect = os.getenv("DIALECT") or "002"
@@ -36,7 +37,9 @@ function request()
   end
   local access, refresh = line:match("^(%S+)%s*(%S*)$")
   local auth = { ["Authorization"] = "Bearer " .. access }
-  if dialect == "000" then
+  if dialect == "me" then
+    return wrk.format("GET", "/api/v1/account/me", auth)
+  elseif dialect == "000" then
     return wrk.format("GET", "/api/v1/account/logout?token=" .. access, {})
   elseif dialect == "001" then
     return wrk.format("POST", "/auth/logout", auth)
