@@ -40,6 +40,8 @@ export async function startInstance(
     LEPTOS_SITE_ROOT: "target/site",
     LEPTOS_OUTPUT_NAME: "signoff",
     LEPTOS_ENV: "PROD",
+    // Plain http on loopback: production requires saying so (else https and Secure cookies).
+    SIGNOFF_SECURE_COOKIES: "false",
     SIGNOFF_JWT_SECRET: "end-to-end-tests-only-not-a-real-secret-0123456789",
     DATABASE_URL: databaseUrl,
     // Production requires a directory for the OpenID signing keys; the server creates it and a key.
