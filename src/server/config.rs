@@ -174,23 +174,21 @@ impl Config {
         let database_url =
             std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
         let public_url = std::env::var("SIGNOFF_PUBLIC_URL").unwrap_or_default();
-        let secure_cookies = match std::env::var("SIGNOFF_SECURE_COOKIES").ok().as_deref() {
-            Some("true" | "1") => true,
-            Some("false" | "0") => false,
+        // What the operator said, if anything; else what the public URL implies.
+        let said_secure = match std::env::var("SIGNOFF_SECURE_COOKIES").ok().as_deref() {
+            Some("true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
             Some(other) => {
                 return Err(format!(
                     "SIGNOFF_SECURE_COOKIES must be true or false, not {other:?}"
                 ))
             }
-            None => public_url.starts_with("https://"),
+            None => None,
         };
+        let secure_cookies = said_secure.unwrap_or_else(|| public_url.starts_with("https://"));
         // Production serves over https: its cookies are `Secure` (and `__Host-`), unless the
         // operator says in so many words that this deployment is plain http.
-        let plain_http_said = matches!(
-            std::env::var("SIGNOFF_SECURE_COOKIES").ok().as_deref(),
-            Some("false" | "0")
-        );
-        if !secure_cookies && !plain_http_said && leptos.env == leptos::config::Env::PROD {
+        if said_secure.is_none() && !secure_cookies && leptos.env == leptos::config::Env::PROD {
             return Err(
                 "production (LEPTOS_ENV=PROD) serves over https: set SIGNOFF_PUBLIC_URL=https://… \
                  (cookies are then Secure and __Host-), or SIGNOFF_SECURE_COOKIES=false for a \

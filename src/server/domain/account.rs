@@ -189,29 +189,29 @@ impl Auth {
     pub async fn trust_device(&self, user: &User, current: Option<&str>) -> Result<Option<String>> {
         // A value is kept only if this server gave it out (it is trusted for some account): one a
         // page could have planted is replaced.
-        let known = match current.filter(|c| c.len() <= 64) {
-            Some(raw) => {
-                with_pool!(&self.db, p => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM trusted_devices WHERE digest = $1")
-                .bind(opaque::digest(raw)).fetch_one(p).await)?
-                    > 0
+        let kept = match current.filter(|c| c.len() <= 64).map(opaque::digest) {
+            Some(digest) => {
+                let known = with_pool!(&self.db, p => sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM trusted_devices WHERE digest = $1")
+                    .bind(&digest).fetch_one(p).await)?;
+                (known > 0).then_some(digest)
             }
-            None => false,
+            None => None,
         };
-        let (raw, new) = match current.filter(|_| known) {
-            Some(raw) => (raw.to_owned(), false),
-            None => (
-                opaque::random_token("sod_").expose_secret().to_owned(),
-                true,
-            ),
+        let (digest, new) = match kept {
+            Some(digest) => (digest, None),
+            None => {
+                let raw = opaque::random_token("sod_").expose_secret().to_owned();
+                (opaque::digest(&raw), Some(raw))
+            }
         };
         let at = now();
         with_pool!(&self.db, p => sqlx::query(
             "INSERT INTO trusted_devices (digest, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (digest, user_id) DO UPDATE SET last_used_at = $3")
-            .bind(opaque::digest(&raw)).bind(&user.id).bind(at)
+            .bind(&digest).bind(&user.id).bind(at)
             .execute(p).await.map(|_| ()))?;
-        Ok(new.then_some(raw))
+        Ok(new)
     }
 
     /// The account with this email (normalised first), if there is one.

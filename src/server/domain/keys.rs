@@ -120,7 +120,6 @@ pub const SECRET_FILE: &str = "jwt-secret";
 /// valid) and leaves the database.
 async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let io = |what: &str, e: std::io::Error| AuthError::Internal(format!("{what}: {e}"));
     let path = dir.join(SECRET_FILE);
     let stored: Option<String> = with_pool!(db, p => sqlx::query_scalar(
         "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_optional(p).await)?;
@@ -163,6 +162,11 @@ async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
     Ok(secret.as_bytes().to_vec())
 }
 
+/// A file-system failure doing `what`, as the domain reports it.
+pub(in crate::server::domain) fn io(what: &str, err: std::io::Error) -> AuthError {
+    AuthError::Internal(format!("{what}: {err}"))
+}
+
 /// Creates `dir` owner-only, or checks that an existing one is not readable by others.
 pub(in crate::server::domain) fn prepare_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -171,10 +175,10 @@ pub(in crate::server::domain) fn prepare_dir(dir: &Path) -> Result<()> {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| AuthError::Internal(format!("creating {}: {e}", dir.display())))?;
+            .map_err(|e| io(&format!("creating {}", dir.display()), e))?;
     }
     let mode = std::fs::metadata(dir)
-        .map_err(|e| AuthError::Internal(format!("reading {}: {e}", dir.display())))?
+        .map_err(|e| io(&format!("reading {}", dir.display()), e))?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {

@@ -26,7 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::super::{
-    keys::prepare_dir,
+    keys::{io, prepare_dir},
     model::{AuthError, Result},
 };
 use crate::server::db::now;
@@ -152,10 +152,6 @@ pub fn rotate(dir: &Path) -> Result<(String, Vec<String>)> {
         }
     }
     Ok((kid, deleted))
-}
-
-fn io(what: &str, err: std::io::Error) -> AuthError {
-    AuthError::Internal(format!("{what}: {err}"))
 }
 
 /// The key files of `dir`, with their creation times (from their names).
