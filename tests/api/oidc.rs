@@ -98,7 +98,7 @@ struct Rp {
     redirect_uri: String,
 }
 
-const REDIRECT: &str = "https://app.example/cb";
+pub const REDIRECT: &str = "https://app.example/cb";
 const AFTER_LOGOUT: &str = "https://app.example/bye";
 
 async fn register(app: &TestApp, public: bool, backchannel: Option<&str>) -> Rp {
@@ -1114,6 +1114,61 @@ async fn absolute_expiry_the_signin_limit_and_a_seed_dialects_global_logout_send
 
 /// Crash safety: the server is killed (SIGKILL) right after it answered a logout, while the
 /// client's receiver is down; after a restart the logout token is delivered.
+/// Against a server process at `base` (no `TestApp` to call into): registers ada, signs her in
+/// through the login form and runs the code flow with PKCE for confidential client `client_id`.
+/// Returns the browser's session cookie (`name=value`), the code it used, and the token
+/// endpoint's answer.
+pub async fn code_flow_over_http(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    secret: &str,
+) -> (String, String, Value) {
+    let res = http
+        .post(format!("{base}/api/v1/account/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = http
+        .post(format!("{base}/_fn/login"))
+        .header("accept", crate::helpers::FORM_ACCEPT)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = crate::helpers::session_cookie(&res).unwrap();
+    let rp = Rp {
+        client_id: client_id.to_owned(),
+        secret: Some(secret.to_owned()),
+        redirect_uri: REDIRECT.into(),
+    };
+    let res = http
+        .get(format!("{base}{}", rp.authorize_path(&[])))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let code = query_of(&location(&res))["code"].clone();
+    let res = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens: Value = res.json().await.unwrap();
+    (cookie, code, tokens)
+}
+
 #[tokio::test]
 async fn a_logout_token_survives_sigkill_right_after_the_logout_is_answered() {
     use crate::logout_engine::spawn_process_with;
@@ -1146,13 +1201,7 @@ async fn a_logout_token_survives_sigkill_right_after_the_logout_is_answered() {
     .await
     .unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(secret.as_ref().unwrap()).to_owned();
-    let res = http
-        .post(format!("{base}/api/v1/account/register"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let (cookie, _, tokens) = code_flow_over_http(&http, &base, &client.client_id, &secret).await;
     let form = |path: &str, cookie: Option<&str>, fields: &[(&str, &str)]| {
         let mut req = http
             .post(format!("{base}{path}"))
@@ -1164,39 +1213,6 @@ async fn a_logout_token_survives_sigkill_right_after_the_logout_is_answered() {
         }
         req.send()
     };
-    let res = form(
-        "/_fn/login",
-        None,
-        &[("email", "ada@example.com"), ("password", PASSWORD)],
-    )
-    .await
-    .unwrap();
-    let cookie = crate::helpers::session_cookie(&res).unwrap();
-    let rp = Rp {
-        client_id: client.client_id.clone(),
-        secret: Some(secret.clone()),
-        redirect_uri: REDIRECT.into(),
-    };
-    let res = http
-        .get(format!("{base}{}", rp.authorize_path(&[])))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let code = query_of(&location(&res))["code"].clone();
-    let res = http
-        .post(format!("{base}/oauth/token"))
-        .basic_auth(&client.client_id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let tokens: Value = res.json().await.unwrap();
     let id_token = tokens["id_token"].as_str().unwrap();
     let id = jsonwebtoken::dangerous::insecure_decode::<Value>(id_token)
         .unwrap()

@@ -8,14 +8,12 @@ use std::{
 };
 
 use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use signoff::server::domain::oidc::{clients, NewClient};
 
 use crate::{
-    helpers::{location, session_cookie, FORM_ACCEPT, PASSWORD},
+    helpers::{FORM_ACCEPT, PASSWORD},
     logout_engine::spawn_process_with,
 };
 
@@ -84,8 +82,6 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const REDIRECT: &str = "https://app.example/cb";
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The trace the browser's logout comes with, and the API's.
 const BROWSER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -123,7 +119,7 @@ async fn a_logouts_trace_reaches_the_collector_and_its_deliveries_and_carries_no
         &db,
         &NewClient {
             name: "Traced".into(),
-            redirect_uris: vec![REDIRECT.into()],
+            redirect_uris: vec![crate::oidc::REDIRECT.into()],
             backchannel_logout_uri: Some(format!("{}/backchannel", backchannel.url)),
             ..Default::default()
         },
@@ -133,13 +129,9 @@ async fn a_logouts_trace_reaches_the_collector_and_its_deliveries_and_carries_no
     let client_secret = secrecy::ExposeSecret::expose_secret(secret.as_ref().unwrap()).to_owned();
 
     // An account; a browser sign-in that signs in to the client; an API sign-in (seed 004).
-    let res = http
-        .post(format!("{base}/api/v1/account/register"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let (cookie, code, tokens) =
+        crate::oidc::code_flow_over_http(&http, &base, &client.client_id, &client_secret).await;
+    let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
     let form = |path: &str, cookie: Option<&str>, trace: Option<&str>, fields: &[(&str, &str)]| {
         let mut req = http
             .post(format!("{base}{path}"))
@@ -154,55 +146,6 @@ async fn a_logouts_trace_reaches_the_collector_and_its_deliveries_and_carries_no
         }
         req.send()
     };
-    let res = form(
-        "/_fn/login",
-        None,
-        None,
-        &[("email", "ada@example.com"), ("password", PASSWORD)],
-    )
-    .await
-    .unwrap();
-    let cookie = session_cookie(&res).unwrap();
-    let cookie_value = cookie.split_once('=').unwrap().1.to_owned();
-    let mut authorize = form_urlencoded::Serializer::new(String::new());
-    authorize
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client.client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid offline_access")
-        .append_pair(
-            "code_challenge",
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes())),
-        )
-        .append_pair("code_challenge_method", "S256");
-    let res = http
-        .get(format!("{base}/authorize?{}", authorize.finish()))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let to = url::Url::parse(&location(&res)).unwrap();
-    let code = to
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let tokens: Value = http
-        .post(format!("{base}/oauth/token"))
-        .basic_auth(&client.client_id, Some(&client_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let pair: Value = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
