@@ -212,6 +212,39 @@ impl StallingProxy {
     }
 }
 
+/// Two healthy instances on one database, B's notifications through a [`StallingProxy`] (its
+/// queries not), and two JWTs of one sign-in each that B accepts: one to log out, one to keep.
+struct Behind {
+    proxy: StallingProxy,
+    a: TestApp,
+    b: TestApp,
+    doomed: String,
+    kept: String,
+}
+
+impl Behind {
+    async fn start(url: &str) -> Self {
+        let proxy = StallingProxy::start("127.0.0.1:5432").await;
+        let a = start(url).await;
+        let mut config = Config::for_tests(url.to_owned());
+        config.listen_url = Some(crate::helpers::through_port(url, proxy.port));
+        let b = start_with(config).await;
+        healthy(&a).await;
+        healthy(&b).await;
+        a.create_user("ada@example.com").await;
+        let (doomed, _) = a.jwt_pair("ada@example.com").await;
+        let (kept, _) = a.jwt_pair("ada@example.com").await;
+        assert!(b.accepted(&doomed).await && b.accepted(&kept).await);
+        Self {
+            proxy,
+            a,
+            b,
+            doomed,
+            kept,
+        }
+    }
+}
+
 /// Copies `from` to `to`, each chunk `delay` after it was read, in order, holding every byte back
 /// while `paused` (the sockets stay open).
 async fn pipe(
@@ -258,17 +291,13 @@ async fn an_instance_whose_notifications_run_steadily_late_never_answers_from_a_
     else {
         return;
     };
-    let proxy = StallingProxy::start("127.0.0.1:5432").await;
-    let a = start(&db.url).await;
-    let mut config = Config::for_tests(db.url.clone());
-    config.listen_url = Some(crate::helpers::through_port(&db.url, proxy.port));
-    let b = start_with(config).await;
-    healthy(&a).await;
-    healthy(&b).await;
-    a.create_user("ada@example.com").await;
-    let (doomed, _) = a.jwt_pair("ada@example.com").await;
-    let (kept, _) = a.jwt_pair("ada@example.com").await;
-    assert!(b.accepted(&doomed).await && b.accepted(&kept).await);
+    let Behind {
+        proxy,
+        a,
+        b,
+        doomed,
+        kept,
+    } = Behind::start(&db.url).await;
 
     // B's notifications keep flowing, pings included, but steadily 1.5 s late: longer than a
     // logout waits for acknowledgements. The lag grows by 100 ms steps (no gap in the stream
@@ -306,18 +335,13 @@ async fn a_stalled_notification_link_falls_back_to_database_checks_within_a_seco
     else {
         return;
     };
-    let proxy = StallingProxy::start("127.0.0.1:5432").await;
-    let a = start(&db.url).await;
-    // B's notifications come through the proxy; its queries do not.
-    let mut config = Config::for_tests(db.url.clone());
-    config.listen_url = Some(crate::helpers::through_port(&db.url, proxy.port));
-    let b = start_with(config).await;
-    healthy(&a).await;
-    healthy(&b).await;
-    a.create_user("ada@example.com").await;
-    let (doomed, _) = a.jwt_pair("ada@example.com").await;
-    let (kept, _) = a.jwt_pair("ada@example.com").await;
-    assert!(b.accepted(&doomed).await && b.accepted(&kept).await);
+    let Behind {
+        proxy,
+        a,
+        b,
+        doomed,
+        kept,
+    } = Behind::start(&db.url).await;
 
     // The link stalls: nothing closes, nothing arrives.
     proxy.pause(true);
