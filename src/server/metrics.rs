@@ -64,6 +64,10 @@ fn describe() {
         "Logout requests, from arrival to answer, by dialect."
     );
     describe_gauge!("signoff_signins_active", "Sign-ins not ended.");
+    describe_counter!(
+        "signoff_logout_retries_total",
+        "Groups of endings PostgreSQL aborted (deadlock, serialization failure) and that ran again."
+    );
     describe_gauge!(
         "signoff_denylist_entries",
         "Revoked sign-ins and JWT ids this instance holds in memory."

@@ -1075,6 +1075,52 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
     );
 }
 
+/// Two instances refreshing the grants of the same sign-ins at once: no group of endings is ever
+/// aborted for a deadlock. (PostgreSQL finds a deadlock only after `deadlock_timeout`, a second:
+/// each one was a refresh answered a second late. Rotations used to write their sign-in's row, in
+/// whatever order a group held them, on both instances.)
+#[tokio::test]
+async fn two_instances_refreshing_the_grants_of_the_same_sign_ins_never_deadlock() {
+    let Some(db) =
+        require_postgres("two_instances_refreshing_the_grants_of_the_same_sign_ins_never_deadlock")
+            .await
+    else {
+        return;
+    };
+    let config = || {
+        let mut c = signoff::server::Config::for_tests(&db.url);
+        c.public_url = Some("https://signoff.test".into());
+        c
+    };
+    let (a, b) = (start_with(config()).await, start_with(config()).await);
+    let rp = register(&a, false, None).await;
+    // Three browsers (three sign-ins) with six grants each.
+    let mut chains = Vec::new();
+    for email in ["ada@example.com", "bob@example.com", "cy@example.com"] {
+        let cookie = browser(&a, email).await;
+        for _ in 0..6 {
+            let (_, tokens) = signed_in_app(&a, &rp, &cookie).await;
+            chains.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+        }
+    }
+    // All the chains at once, each rotating ten times, on either instance in turn.
+    let (a, b, rp) = (&a, &b, &rp);
+    futures_util::future::join_all(chains.into_iter().enumerate().map(
+        |(i, mut refresh)| async move {
+            for n in 0..10 {
+                let app = if (i + n) % 2 == 0 { a } else { b };
+                let res = rp.refresh(app, &refresh).await;
+                assert_eq!(res.status(), StatusCode::OK);
+                let body: Value = res.json().await.unwrap();
+                refresh = body["refresh_token"].as_str().unwrap().to_owned();
+            }
+        },
+    ))
+    .await;
+    let retries = a.state.auth.engine().retries() + b.state.auth.engine().retries();
+    assert_eq!(retries, 0, "groups aborted for a deadlock and run again");
+}
+
 /// Absolute lifetime, the concurrent sign-in limit, and a seed dialect's "everywhere" (a token of
 /// another sign-in of the same account, seed 001's `scope=global`) each reach the client.
 #[tokio::test]

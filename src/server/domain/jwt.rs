@@ -151,7 +151,7 @@ impl Auth {
         let grant = Grant::of(&claims);
         // A sign-in past its idle or absolute lifetime ends here; the rotation below then finds
         // it ended and refuses.
-        self.enforce_lifetime(&claims.sid).await?;
+        let seen = self.end_if_expired(&claims.sid).await?;
         let at = now();
         let user = User {
             id: claims.sub.clone(),
@@ -170,6 +170,12 @@ impl Auth {
         };
         match self.end(rotation, via).await {
             Ok(_) => {
+                // Committed: a failure to record the use only lets the idle clock lag.
+                if let Some(seen) = seen {
+                    if let Err(err) = self.touch(&claims.sid, seen, at).await {
+                        tracing::warn!(error = %err, "a sign-in's last use was not written");
+                    }
+                }
                 let pair = self.sign_pair(
                     &user,
                     &claims.sid,

@@ -119,31 +119,30 @@ pub const SECRET_FILE: &str = "jwt-secret";
 /// version kept it in the database, in clear: that one moves to the file (so its tokens stay
 /// valid) and leaves the database.
 async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let path = dir.join(SECRET_FILE);
     let stored: Option<String> = with_pool!(db, p => sqlx::query_scalar(
         "SELECT value FROM settings WHERE key = 'jwt_secret'").fetch_optional(p).await)?;
+    let secret = secret_file(dir, stored.as_deref())?;
+    if stored.is_some() {
+        with_pool!(db, p => sqlx::query("DELETE FROM settings WHERE key = 'jwt_secret'")
+            .execute(p).await.map(|_| ()))?;
+        tracing::info!(file = %dir.join(SECRET_FILE).display(), "the JWT secret moved out of the database");
+    }
+    Ok(secret.into_bytes())
+}
+
+/// The secret in `dir`'s [`SECRET_FILE`]; when there is none, `stored` (or a fresh one) is
+/// written there first. Instances starting at once on one directory all end with the same secret:
+/// the first file to land wins, and none is ever read half-written ([`write_private_new`]).
+fn secret_file(dir: &Path, stored: Option<&str>) -> Result<String> {
+    let path = dir.join(SECRET_FILE);
     if !path.exists() {
         prepare_dir(dir)?;
-        let secret = stored.clone().unwrap_or_else(|| {
+        let secret = stored.map(str::to_owned).unwrap_or_else(|| {
             let mut fresh = [0u8; 64];
             rand::rngs::OsRng.fill_bytes(&mut fresh);
             URL_SAFE_NO_PAD.encode(fresh)
         });
-        // Two instances starting at once: one creates the file, the other reads it.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut file) => file
-                .write_all(secret.as_bytes())
-                .and_then(|_| file.sync_all())
-                .map_err(|e| io(&format!("writing {}", path.display()), e))?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(&format!("creating {}", path.display()), e)),
-        }
+        write_private_new(&path, secret.as_bytes())?;
     }
     let secret = std::fs::read_to_string(&path)
         .map_err(|e| io(&format!("reading {}", path.display()), e))?;
@@ -154,12 +153,36 @@ async fn development_secret(db: &Db, dir: &Path) -> Result<Vec<u8>> {
             path.display()
         )));
     }
-    if stored.is_some() {
-        with_pool!(db, p => sqlx::query("DELETE FROM settings WHERE key = 'jwt_secret'")
-            .execute(p).await.map(|_| ()))?;
-        tracing::info!(file = %path.display(), "the JWT secret moved out of the database");
+    Ok(secret.to_owned())
+}
+
+/// Writes `contents` to `path`, owner-only, unless a file is there already; true when this call
+/// wrote it. The file appears whole or not at all: it is written and synced under a temporary
+/// name beside `path` (`tempfile` makes it 0600), then hard-linked into place, which fails rather
+/// than replace a file (`persist_noclobber`). Creating `path` itself and then writing it would let
+/// an instance starting at the same moment read it empty.
+pub(in crate::server::domain) fn write_private_new(path: &Path, contents: &[u8]) -> Result<bool> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let failed = |e| io(&format!("writing {}", path.display()), e);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".new-")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(failed)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => {
+            // The new name is durable once the directory is synced too.
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(failed)?;
+            Ok(true)
+        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(failed(e.error)),
     }
-    Ok(secret.as_bytes().to_vec())
 }
 
 /// A file-system failure doing `what`, as the domain reports it.
@@ -305,5 +328,55 @@ impl Keys {
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Keys(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_starting_at_once_all_read_the_one_whole_secret() {
+        for _ in 0..40 {
+            let base = tempfile::tempdir().unwrap();
+            let dir = base.path().join("keys");
+            let barrier = std::sync::Barrier::new(8);
+            let secrets: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            secret_file(&dir, None)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap().expect("a whole secret"))
+                    .collect()
+            });
+            assert!(secrets.iter().all(|s| s == &secrets[0]), "{secrets:?}");
+            let names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, [SECRET_FILE], "no temporary file is left behind");
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(dir.join(SECRET_FILE))
+                    .unwrap()
+                    .permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_secret_kept_in_the_database_moves_to_the_file_unchanged() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("keys");
+        let stored = "s".repeat(40);
+        assert_eq!(secret_file(&dir, Some(&stored)).unwrap(), stored);
+        // Once the file is there, it wins.
+        assert_eq!(secret_file(&dir, Some("other")).unwrap(), stored);
     }
 }

@@ -233,15 +233,38 @@ impl Auth {
 
     /// Where sign-in `signin_id` stands, ending it first if it is past its lifetime.
     pub async fn enforce_lifetime(&self, signin_id: &str) -> Result<SigninStatus> {
+        self.end_if_expired(signin_id).await?;
+        self.signin_status(signin_id).await
+    }
+
+    /// The check of [`Auth::enforce_lifetime`] alone: ends sign-in `signin_id` if it outlived its
+    /// idle or absolute lifetime. Its last use (`last_seen_at`) when it lives on; `None` when it
+    /// is missing or ended (now or before).
+    pub(super) async fn end_if_expired(&self, signin_id: &str) -> Result<Option<i64>> {
         let row: Option<(String, i64, i64)> = with_pool!(&self.db, p => sqlx::query_as(
             "SELECT kind, created_at, last_seen_at FROM signins WHERE id = $1 AND ended_at IS NULL")
             .bind(signin_id).fetch_optional(p).await)?;
-        if let Some((kind, created, seen)) = row {
-            if let Some(reason) = self.lifetime.expired(&kind, created, seen, now()) {
-                self.end_signin(signin_id, reason, "lifetime check").await?;
-            }
+        let Some((kind, created, seen)) = row else {
+            return Ok(None);
+        };
+        if let Some(reason) = self.lifetime.expired(&kind, created, seen, now()) {
+            self.end_signin(signin_id, reason, "lifetime check").await?;
+            return Ok(None);
         }
-        self.signin_status(signin_id).await
+        Ok(Some(seen))
+    }
+
+    /// Records a use of sign-in `signin_id` at `at` when the one recorded (`seen`) is at least
+    /// [`touch_every`](super::model::Lifetime::touch_every) old: the sign-in's idle clock restarts, and its row is written once
+    /// a minute, not on every use. On its own, outside any ending's transaction.
+    pub(super) async fn touch(&self, signin_id: &str, seen: i64, at: i64) -> Result<()> {
+        if at - seen < self.lifetime.touch_every {
+            return Ok(());
+        }
+        with_pool!(&self.db, p => sqlx::query(
+            "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+            .bind(at).bind(signin_id).execute(p).await.map(|_| ()))?;
+        Ok(())
     }
 
     /// Where sign-in `signin_id` stands, read from the database (no use is recorded).

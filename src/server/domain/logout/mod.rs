@@ -46,7 +46,7 @@ mod sqlite;
 mod tx;
 
 use std::sync::{
-    atomic::{AtomicU8, Ordering},
+    atomic::{AtomicU64, AtomicU8, Ordering},
     Arc,
 };
 
@@ -244,6 +244,8 @@ struct Shared {
     grace: i64,
     /// Where `session.ended` events go.
     outbox: Outbox,
+    /// Groups PostgreSQL aborted (a deadlock, a serialization failure) and that ran again.
+    retries: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -302,6 +304,7 @@ pub struct Engine {
     queue: mpsc::Sender<Job>,
     fail: Arc<AtomicU8>,
     revocations: Arc<Revocations>,
+    retries: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -323,16 +326,19 @@ impl Engine {
         let (grace, pg_writers) = (options.refresh_grace, options.pg_writers);
         let (queue, rx) = mpsc::channel(QUEUE);
         let fail = Arc::new(AtomicU8::new(0));
+        let retries = Arc::new(AtomicU64::new(0));
         let shared = Shared {
             revocations: revocations.clone(),
             fail: fail.clone(),
             grace: grace.as_secs() as i64,
             outbox,
+            retries: retries.clone(),
         };
         let this = Self {
             queue,
             fail: fail.clone(),
             revocations: revocations.clone(),
+            retries,
         };
         match db {
             Db::Sqlite(pool) => {
@@ -347,6 +353,12 @@ impl Engine {
             }
         }
         Ok(this)
+    }
+
+    /// How many groups PostgreSQL aborted (each abort of a deadlock costs its `deadlock_timeout`,
+    /// a second by default) and this instance's writers ran again, since it started.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// Queues `request` and waits until its group has committed (or failed) and, on PostgreSQL,

@@ -204,6 +204,10 @@ pub(super) async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, sh
                 Err((err, retry)) => {
                     if retry && n < ATTEMPTS {
                         tracing::debug!(error = %err, "a group of endings deadlocked; trying again");
+                        shared
+                            .retries
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        metrics::counter!("signoff_logout_retries_total").increment(1);
                     }
                     outcome = Err(err);
                     if !retry {

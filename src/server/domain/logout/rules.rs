@@ -145,11 +145,9 @@ async fn apply<T: Tx>(tx: &mut T, ctx: &Ctx<'_>, req: &Request) -> Outcome {
             )
             .await?;
             deny(tx, &old_access, *access_expires_at).await?;
-            tx.exec(
-                "UPDATE signins SET last_seen_at = $1 WHERE id = $2",
-                &[(*at).into(), sid.into()],
-            )
-            .await?;
+            // The sign-in's row is not written here (its last use is, after the commit, once
+            // a minute: `Auth::rotate`): two instances rotating grants of the same sign-ins would
+            // lock those rows in opposite orders and deadlock, a second each.
             Ended {
                 signins: Vec::new(),
                 denied: vec![(old_access, *access_expires_at)],

@@ -26,7 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::super::{
-    keys::{io, prepare_dir},
+    keys::{io, prepare_dir, write_private_new},
     model::{AuthError, Result},
 };
 use crate::server::db::now;
@@ -174,9 +174,8 @@ fn read_dir(dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
     Ok(files)
 }
 
-/// Generates a key and writes it (0600, never replacing a file).
+/// Generates a key and writes it (0600, whole or not at all, never replacing a file).
 fn write_new_key(dir: &Path) -> Result<(String, PathBuf)> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, BITS)
         .map_err(|e| AuthError::Internal(format!("generating an RSA key: {e}")))?;
     let pem = key
@@ -184,15 +183,12 @@ fn write_new_key(dir: &Path) -> Result<(String, PathBuf)> {
         .map_err(|e| AuthError::Internal(format!("encoding an RSA key: {e}")))?;
     let name = format!("{}-{}.pem", now(), hex::encode(rand::random::<[u8; 4]>()));
     let path = dir.join(name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| io(&format!("writing {}", path.display()), e))?;
-    file.write_all(pem.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io(&format!("writing {}", path.display()), e))?;
+    if !write_private_new(&path, pem.as_bytes())? {
+        return Err(AuthError::Internal(format!(
+            "{} exists already",
+            path.display()
+        )));
+    }
     Ok((thumbprint(&key), path))
 }
 
