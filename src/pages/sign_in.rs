@@ -50,6 +50,16 @@ pub fn LoginPage() -> impl IntoView {
                 .map(|_| "Your account is ready. Sign in to continue.")
         })
     };
+    // Sent by an application that wants the person to confirm who they are (OpenID `prompt=login`
+    // or `max_age`): signing in as the same person keeps the sign-in.
+    let reauth = move || {
+        query.with(|q| {
+            q.get("reauth").map(|_| {
+                "An application asks you to confirm it is you. Enter your password again to continue; \
+                 you stay signed in everywhere else."
+            })
+        })
+    };
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = query_error();
     // Once shown, it tells this browser's other tabs of the logout (`crate::tabs::start`).
@@ -57,6 +67,7 @@ pub fn LoginPage() -> impl IntoView {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to see where you are signed in.">
             <OkBanner message=signed_out/>
             <OkBanner message=registered/>
+            <OkBanner message=reauth/>
             <ErrorBanner message=error/>
             <ActionForm action=action attr:class="form">
                 <CredentialFields new_account=false/>

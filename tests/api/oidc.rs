@@ -1075,6 +1075,122 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
     );
 }
 
+/// `prompt=login`, and an authentication older than `max_age`, send a signed-in person to enter
+/// their password again. As the same person, their sign-in stays (another application's tokens keep
+/// working) and the new ID token's `auth_time` is that moment; as someone else, the sign-in is
+/// replaced. With `prompt=none`, an authentication too old is `login_required`.
+#[tokio::test]
+async fn prompt_login_and_max_age_ask_for_the_password_again_and_keep_the_sign_in() {
+    let app = spawn_app().await;
+    let (c1, c2) = (
+        register(&app, false, None).await,
+        register(&app, false, None).await,
+    );
+    let cookie = browser(&app, "ada@example.com").await;
+    let (id1, t1) = signed_in_app(&app, &c1, &cookie).await;
+    let signed_in_at = id1["auth_time"].as_i64().unwrap();
+    // Within max_age: a code at once.
+    let to = location(
+        &app.get(&c2.authorize_path(&[("max_age", "3600")]), Some(&cookie))
+            .await,
+    );
+    assert!(query_of(&to).contains_key("code"), "{to}");
+    // Malformed max_age goes back to the client.
+    let to = location(
+        &app.get(&c2.authorize_path(&[("max_age", "soon")]), Some(&cookie))
+            .await,
+    );
+    assert_eq!(query_of(&to)["error"], "invalid_request", "{to}");
+    // Ten minutes later (the sign-in started then).
+    app.sql("UPDATE signins SET created_at = created_at - 600")
+        .await;
+    let to = location(
+        &app.get(
+            &c2.authorize_path(&[("max_age", "300"), ("prompt", "none")]),
+            Some(&cookie),
+        )
+        .await,
+    );
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(query_of(&to)["error"], "login_required");
+    for extra in [[("max_age", "300")], [("prompt", "login")]] {
+        let res = app.get(&c2.authorize_path(&extra), Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = location(&res);
+        assert!(to.starts_with("/login?reauth=1&next="), "{to}");
+    }
+    let to = location(
+        &app.get(&c2.authorize_path(&[("max_age", "300")]), Some(&cookie))
+            .await,
+    );
+    let next = query_of(&format!("http://x{to}"))["next"].clone();
+    // The password again, as the same person: back to the authorization, with a new session id.
+    let res = app
+        .form(
+            "login",
+            Some(&cookie),
+            &[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), next);
+    let renewed = crate::helpers::session_cookie(&res).expect("a new session id");
+    assert_ne!(renewed, cookie);
+    let to = location(&app.get(&next, Some(&renewed)).await);
+    assert!(to.starts_with(REDIRECT), "{to}");
+    let tokens = c2.exchange(&app, &query_of(&to)["code"]).await;
+    let (_, id2) = verified(&app, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id2["sid"], id1["sid"], "the same sign-in");
+    let auth_time = id2["auth_time"].as_i64().unwrap();
+    assert!(
+        auth_time >= signed_in_at,
+        "{auth_time}: the moment of the password check, not the sign-in's start"
+    );
+    // The first application was not logged out.
+    let access1 = t1["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access1).await.status(), StatusCode::OK);
+    // A wrong password changes nothing.
+    let res = app
+        .form(
+            "login",
+            Some(&renewed),
+            &[
+                ("email", "ada@example.com"),
+                ("password", "wrong password"),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert!(
+        location(&res).starts_with("/login?error="),
+        "{}",
+        location(&res)
+    );
+    assert_eq!(userinfo(&app, access1).await.status(), StatusCode::OK);
+    // Someone else signing in at that prompt replaces the sign-in: its applications are out.
+    app.create_user("bob@example.com").await;
+    let res = app
+        .form(
+            "login",
+            Some(&renewed),
+            &[
+                ("email", "bob@example.com"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), next);
+    assert_eq!(
+        userinfo(&app, access1).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 /// Two instances refreshing the grants of the same sign-ins at once: no group of endings is ever
 /// aborted for a deadlock. (PostgreSQL finds a deadlock only after `deadlock_timeout`, a second:
 /// each one was a refresh answered a second late. Rotations used to write their sign-in's row, in

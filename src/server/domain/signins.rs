@@ -8,7 +8,7 @@ use super::{
     logout::{Caller, Ended, Ending, Scope},
     model::{
         audit, AuditKind, AuthError, Authority, ClientMeta, EndReason, Result, Signin, SigninKind,
-        SigninStatus, User,
+        SigninStatus, User, Verified,
     },
 };
 use crate::{
@@ -265,6 +265,46 @@ impl Auth {
             "UPDATE signins SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
             .bind(at).bind(signin_id).execute(p).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// When the person behind active sign-in `signin_id` last proved who they are (OpenID's
+    /// `auth_time`): when it started, or their latest password check within it
+    /// ([`Auth::reauthenticate`]). `None` when the sign-in is not active.
+    pub async fn authenticated_at(&self, signin_id: &str) -> Result<Option<i64>> {
+        Ok(with_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT COALESCE(authenticated_at, created_at) FROM signins \
+             WHERE id = $1 AND ended_at IS NULL")
+            .bind(signin_id).fetch_optional(p).await)?)
+    }
+
+    /// A password check (`verified`) in the browser of active sign-in `signin_id`, for the same
+    /// account: the sign-in stays (with every application signed in through it) and its
+    /// authentication time is now. False, and nothing written, when the sign-in is another
+    /// account's or not active, or when the password changed after the check (the same re-check
+    /// at commit as a new sign-in's, [`Authority`](super::model::Authority)).
+    pub async fn reauthenticate(&self, signin_id: &str, verified: &Verified) -> Result<bool> {
+        let (check, hash) = match &verified.authority {
+            Authority::Password(hash) => (
+                " AND EXISTS (SELECT 1 FROM users WHERE id = $3 AND password_hash = $4)",
+                Some(hash.as_str()),
+            ),
+            Authority::Unchecked | Authority::Signin(_) => ("", None),
+        };
+        let sql = format!(
+            "UPDATE signins SET authenticated_at = $1 \
+             WHERE id = $2 AND user_id = $3 AND ended_at IS NULL{check}"
+        );
+        let done = with_pool!(&self.db, p => {
+            let mut q = sqlx::query(&sql).bind(now()).bind(signin_id).bind(&verified.user.id);
+            if let Some(hash) = hash {
+                q = q.bind(hash);
+            }
+            q.execute(p).await.map(|done| done.rows_affected() == 1)
+        })?;
+        if done {
+            tracing::info!(signin.id = %signin_id, "the person signed in again within their sign-in");
+        }
+        Ok(done)
     }
 
     /// Where sign-in `signin_id` stands, read from the database (no use is recorded).

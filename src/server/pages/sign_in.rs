@@ -31,7 +31,8 @@ pub async fn register(email: String, password: String) -> Result<(), ServerFnErr
     Ok(())
 }
 
-/// Body of `pages::sign_in::login`: checks the password, starts a sign-in and points a fresh session at it.
+/// Body of `pages::sign_in::login`: checks the password, starts a sign-in and points a fresh session
+/// at it (or, for the person already signed in here, renews their sign-in's authentication time).
 pub async fn login(
     email: String,
     password: String,
@@ -45,19 +46,32 @@ pub async fn login(
             .auth
             .check_password(&email, SecretString::from(password), &meta, "sign-in page")
             .await?;
+        // Signing in again in the same browser: as the same person, the sign-in stays (the
+        // applications signed in through it too) and counts as authenticated now (OpenID's
+        // `prompt=login` and `max_age` send people here); as someone else, it is replaced.
+        let again = match session::signin_id(&session).await? {
+            Some(old) if state.auth.reauthenticate(&old, &verified).await? => {
+                // A fresh session id all the same, as after any password check.
+                session::begin(&session, &old).await?;
+                true
+            }
+            Some(old) => {
+                state
+                    .auth
+                    .end_signin(&old, EndReason::Superseded, "sign-in page")
+                    .await?;
+                false
+            }
+            None => false,
+        };
         let (user, meta) = (verified.user, meta.authorised_by(verified.authority));
-        // Signing in again in the same browser replaces the earlier sign-in.
-        if let Some(old) = session::signin_id(&session).await? {
-            state
+        if !again {
+            let signin = state
                 .auth
-                .end_signin(&old, EndReason::Superseded, "sign-in page")
+                .start_signin(&user, SigninKind::Browser, &meta, "browser sign-in")
                 .await?;
+            session::begin(&session, &signin.id).await?;
         }
-        let signin = state
-            .auth
-            .start_signin(&user, SigninKind::Browser, &meta, "browser sign-in")
-            .await?;
-        session::begin(&session, &signin.id).await?;
         // This browser is now trusted for this account: its next password checks are throttled
         // apart from its address's.
         if let Some(device) = state

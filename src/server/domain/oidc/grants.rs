@@ -207,7 +207,8 @@ impl Auth {
             ""
         };
         let signin_sql = format!(
-            "SELECT s.user_id, u.email, s.created_at, s.kind, s.last_seen_at FROM signins s \
+            "SELECT s.user_id, u.email, s.created_at, s.kind, s.last_seen_at, \
+                    COALESCE(s.authenticated_at, s.created_at) FROM signins s \
              JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.ended_at IS NULL{lock}"
         );
         let lifetime = self.lifetime;
@@ -241,9 +242,9 @@ impl Auth {
                 tx.commit().await?;
                 return Ok(Exchange::Refused);
             }
-            let signin: Option<(String, String, i64, String, i64)> = sqlx::query_as(&signin_sql)
+            let signin: Option<(String, String, i64, String, i64, i64)> = sqlx::query_as(&signin_sql)
                 .bind(&code.signin_id).fetch_optional(&mut *tx).await?;
-            let Some((user_id, email, created_at, kind, last_seen)) = signin else {
+            let Some((user_id, email, created_at, kind, last_seen, authenticated_at)) = signin else {
                 tx.commit().await?;
                 return Ok(Exchange::Refused);
             };
@@ -271,7 +272,7 @@ impl Auth {
             Ok(Exchange::Granted(Box::new(Granted {
                 code,
                 user: User { id: user_id, email },
-                auth_time: created_at,
+                auth_time: authenticated_at,
             })))
         }.await)
         .map_err(AuthError::from)?;

@@ -18,6 +18,7 @@ use leptos::{config::LeptosOptions, prelude::IntoView};
 
 use crate::server::http::extract::{form, params};
 use crate::server::{
+    db::now,
     domain::{
         oidc::{granted_scope, AuthorizeRequest, Client},
         EndReason,
@@ -233,25 +234,58 @@ async fn authorize(
     if prompts.contains(&"none") && prompts.len() > 1 {
         return Ok(back("invalid_request", Some("prompt=none stands alone")));
     }
+    let max_age = match get("max_age").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(i64::from(seconds)),
+        Some(Err(_)) => {
+            return Ok(back(
+                "invalid_request",
+                Some("max_age is a whole number of seconds"),
+            ))
+        }
+    };
     let signed_in = match &browser.current {
         Current::SignedIn(_, signin) => Some(signin.clone()),
         _ => None,
     };
+    // Back through `/login` as one `resume` parameter: the request's parameters, written again
+    // and base64url-encoded, which no decoding on the way (the page's query, the form, the
+    // redirect) can change.
+    let through_login = |params: &[(&String, &String)], reauth: bool| {
+        let again = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter().copied())
+            .finish();
+        let resume = URL_SAFE_NO_PAD.encode(again);
+        login_then(&format!("/authorize?resume={resume}"), reauth)
+    };
     let signin = match signed_in {
-        // Signoff cannot ask a signed-in person to sign in again without ending the sign-in
-        // every other application uses: Core 3.1.2.6's error for that.
-        Some(_) if prompts.contains(&"login") => return Ok(back("login_required", None)),
-        Some(s) => s,
         None if prompts.contains(&"none") => return Ok(back("login_required", None)),
-        None => {
-            // Back through `/login` as one `resume` parameter: the request's parameters, written
-            // again and base64url-encoded, which no decoding on the way (the page's query, the
-            // form, the redirect) can change.
-            let again = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(p.iter())
-                .finish();
-            let resume = URL_SAFE_NO_PAD.encode(again);
-            return Ok(login_then(&format!("/authorize?resume={resume}")));
+        None => return Ok(through_login(&p.iter().collect::<Vec<_>>(), false)),
+        Some(s) => {
+            // Core 3.1.2.1: `prompt=login`, or an authentication older than `max_age`, asks the
+            // person for their password again. Their sign-in stays (the other applications
+            // signed in through it are not logged out); the ID token's `auth_time` moves on.
+            let stale = match max_age {
+                Some(max_age) => match state.auth.authenticated_at(&s.id).await {
+                    Ok(Some(at)) => now() - at > max_age,
+                    Ok(None) => true,
+                    Err(err) => return Ok(Unavailable(err).into_response()),
+                },
+                None => false,
+            };
+            if prompts.contains(&"login") || stale {
+                if prompts.contains(&"none") {
+                    return Ok(back("login_required", None));
+                }
+                // Resumed without what asked for it: the password was just entered. (Whoever
+                // skips the page gets their old `auth_time`, which the client checks.)
+                let rest: Vec<_> = p
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "prompt" | "max_age"))
+                    .collect();
+                return Ok(through_login(&rest, true));
+            }
+            s
         }
     };
     let req = AuthorizeRequest {
@@ -278,11 +312,14 @@ async fn authorize(
     )
 }
 
-/// To `/login`, coming back to `next` after signing in.
-fn login_then(next: &str) -> Response {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", next)
-        .finish();
+/// To `/login`, coming back to `next` after signing in; `reauth`: the person is signed in, and
+/// asked to confirm who they are.
+fn login_then(next: &str, reauth: bool) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if reauth {
+        query.append_pair("reauth", "1");
+    }
+    let query = query.append_pair("next", next).finish();
     see_other(&format!("/login?{query}"))
 }
 

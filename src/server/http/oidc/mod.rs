@@ -62,7 +62,7 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         "revocation_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": crate::server::domain::oidc::SCOPES,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "email_verified"],
-        "prompt_values_supported": ["none"],
+        "prompt_values_supported": ["none", "login"],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
