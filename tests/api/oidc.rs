@@ -1124,6 +1124,16 @@ async fn prompt_login_and_max_age_ask_for_the_password_again_and_keep_the_sign_i
             .await,
     );
     let next = query_of(&format!("http://x{to}"))["next"].clone();
+    // The signed-in person sees the sign-in page (not home), saying why.
+    let page = app.get(&to, Some(&cookie)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("An application asks you to confirm it is you."));
+    // Without `reauth`, a signed-in visitor of /login still goes home.
+    assert_eq!(location(&app.get("/login", Some(&cookie)).await), "/");
     // The password again, as the same person: back to the authorization, with a new session id.
     let res = app
         .form(

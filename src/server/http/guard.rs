@@ -13,7 +13,9 @@ use crate::server::AppState;
 
 use crate::routes::{self, Access};
 
-/// Signed-out visitors of private pages are sent to `/login`; signed-in visitors of `/login` go home.
+/// Signed-out visitors of private pages are sent to `/login`; signed-in visitors of `/login` go home
+/// (unless an application asks them to confirm who they are: `/login?reauth=1`, from OpenID's
+/// `prompt=login` or `max_age`).
 /// Every response that is not a static asset is `Cache-Control: no-store`, so that after a logout
 /// Back shows nothing private. Checking the session store (and the sign-in) on every page request
 /// means a sign-in ended anywhere is signed out here at once.
@@ -22,7 +24,11 @@ pub async fn pages(State(state): State<AppState>, req: Request, next: Next) -> R
     let is_page_get = matches!(*req.method(), Method::GET | Method::HEAD);
     let access = routes::access(&path).filter(|_| is_page_get);
     let private = access == Some(Access::SignedIn);
-    let signed_out_only = access == Some(Access::SignedOut);
+    let reauth = req
+        .uri()
+        .query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "reauth"));
+    let signed_out_only = access == Some(Access::SignedOut) && !reauth;
     let mut req = req;
     if private || signed_out_only {
         let (mut parts, body) = req.into_parts();
