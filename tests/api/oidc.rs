@@ -1160,7 +1160,12 @@ async fn prompt_login_and_max_age_ask_for_the_password_again_and_keep_the_sign_i
         auth_time >= signed_in_at,
         "{auth_time}: the moment of the password check, not the sign-in's start"
     );
-    // The first application was not logged out.
+    // The trail says so; the first application was not logged out.
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM audit_events WHERE event = 'sign_in_confirmed'")
+            .await,
+        1
+    );
     let access1 = t1["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&app, access1).await.status(), StatusCode::OK);
     // A wrong password changes nothing.

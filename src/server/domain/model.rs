@@ -192,6 +192,9 @@ stored_names! {
         RpLogout = "rp_logout",
         /// An OpenID client was issued tokens in a sign-in (its detail names the client).
         OidcTokens = "oidc_tokens",
+        /// The person entered their password again within their sign-in (OpenID `prompt=login`,
+        /// `max_age`): the sign-in stays, authenticated anew.
+        SignInConfirmed = "sign_in_confirmed",
     }
 }
 

@@ -294,13 +294,20 @@ impl Auth {
             "UPDATE signins SET authenticated_at = $1 \
              WHERE id = $2 AND user_id = $3 AND ended_at IS NULL{check}"
         );
-        let done = with_pool!(&self.db, p => {
+        let done = with_pool!(&self.db, p => async {
+            let mut tx = p.begin().await?;
             let mut q = sqlx::query(&sql).bind(now()).bind(signin_id).bind(&verified.user.id);
             if let Some(hash) = hash {
                 q = q.bind(hash);
             }
-            q.execute(p).await.map(|done| done.rows_affected() == 1)
-        })?;
+            let done = q.execute(&mut *tx).await?.rows_affected() == 1;
+            if done {
+                audit!(&mut *tx, &verified.user.id, AuditKind::SignInConfirmed.as_str(), signin_id,
+                    "password entered again (an application asked)")?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        }.await)?;
         if done {
             tracing::info!(signin.id = %signin_id, "the person signed in again within their sign-in");
         }

@@ -80,6 +80,7 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                     AuditKind::SignInEvicted => "Signed out: too many sign-ins at once",
                     AuditKind::RpLogout => "Logged out by an application",
                     AuditKind::OidcTokens => "Signed in to an application",
+                    AuditKind::SignInConfirmed => "Password entered again",
                 }
                 .to_owned(),
                 detail: e.detail,
