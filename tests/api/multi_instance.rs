@@ -440,3 +440,31 @@ async fn a_frozen_instance_resumed_refuses_at_once_a_token_logged_out_while_it_s
         "the resumed instance's first answer"
     );
 }
+
+/// Instances started at the same moment on a new database (a deployment's first roll-out) all
+/// start: the migrations, the session store's table and the key files are each made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn instances_started_at_once_on_a_new_database_all_start() {
+    for _ in 0..3 {
+        let Some(db) =
+            require_postgres("instances_started_at_once_on_a_new_database_all_start").await
+        else {
+            return;
+        };
+        let keys = tempfile::tempdir().unwrap();
+        let config = || {
+            let mut c = Config::for_tests(&db.url);
+            c.oidc_keys = Some(keys.path().join("keys"));
+            c
+        };
+        let apps = futures_util::future::join_all((0..3).map(|_| {
+            let config = config();
+            tokio::spawn(signoff::server::Application::build(config))
+        }))
+        .await;
+        for app in apps {
+            let app = app.unwrap().expect("every instance starts");
+            drop(app);
+        }
+    }
+}
