@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from "@playwright/test";
-import { test as base, expect, freshEmail, PASSWORD, register, signIn, ready, watchErrors } from "./fixtures";
+import { test as base, expect, freshEmail, register, signIn, ready, watchErrors } from "./fixtures";
 import {
   alteredIdToken,
   atRedirectUri,
@@ -253,26 +253,9 @@ test.describe("discovery and flows", () => {
 
   test("prompt=login asks for the password again: the same sign-in, a fresh auth_time, the first grant still works", async ({ page, js, op, rpServer }) => {
     const { rp, email, grant } = await signedInWithRp(page, js, op, rpServer);
-    const request = await authorizationRequest(rp, { prompt: "login" });
-    await page.goto(request.url.href);
-    await expect(page).toHaveURL(/\/login\?reauth=1&next=/);
-    await ready(page, js);
-    await expect(page.getByText("An application asks you to confirm it is you.")).toBeVisible();
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    const callback = await atRedirectUri(page, rp);
-    // openid-client checks auth_time against max_age itself.
-    const tokens = await oidc.authorizationCodeGrant(rp.config, callback, {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-      idTokenExpected: true,
-      maxAge: 60,
-    });
-    const claims = tokens.claims()!;
-    expect(claims.sid).toBe(grant.claims.sid);
-    expect(claims.auth_time!).toBeGreaterThanOrEqual(grant.claims.auth_time!);
+    const again = await codeFlow(page, js, rp, email, { extra: { prompt: "login" }, reauth: true, maxAge: 60 });
+    expect(again.claims.sid).toBe(grant.claims.sid);
+    expect(again.claims.auth_time!).toBeGreaterThanOrEqual(grant.claims.auth_time!);
     await expectActive(op, rp, grant);
     await page.goto("/");
     await expect(page.getByText(email).first()).toBeVisible();

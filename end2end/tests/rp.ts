@@ -298,12 +298,20 @@ export async function atRedirectUri(page: Page, rp: Rp): Promise<URL> {
  * person is not signed in yet and signs in on Signoff's own /login page; back at the redirect_uri,
  * the code is exchanged by openid-client (state, nonce, PKCE, ID token claims and signature).
  */
-export async function codeFlow(page: Page, js: boolean, rp: Rp, email?: string): Promise<Grant> {
-  const request = await authorizationRequest(rp);
+export async function codeFlow(
+  page: Page,
+  js: boolean,
+  rp: Rp,
+  email?: string,
+  options: { extra?: Record<string, string>; reauth?: boolean; maxAge?: number } = {},
+): Promise<Grant> {
+  const request = await authorizationRequest(rp, options.extra);
   await page.goto(request.url.href);
   if (email !== undefined) {
-    await expect(page).toHaveURL(/\/login\?next=/);
+    // `reauth`: signed in already, the person is asked to confirm it is them (prompt=login, max_age).
+    await expect(page).toHaveURL(options.reauth ? /\/login\?reauth=1&next=/ : /\/login\?next=/);
     await ready(page, js);
+    if (options.reauth) await expect(page.getByText("An application asks you to confirm it is you.")).toBeVisible();
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -314,6 +322,8 @@ export async function codeFlow(page: Page, js: boolean, rp: Rp, email?: string):
     expectedState: request.state,
     expectedNonce: request.nonce,
     idTokenExpected: true,
+    // openid-client checks auth_time against max_age itself.
+    maxAge: options.maxAge,
   });
   const claims = tokens.claims()!;
   expect(tokens.id_token).toBeTruthy();

@@ -84,6 +84,28 @@ test("with or without JavaScript, every button on /sessions works", async ({ pag
   await third.close();
 });
 
+test("/sessions lists the trusted browsers, this one marked, and forgets one", async ({ page, browser, js, errors, baseURL }) => {
+  const email = freshEmail();
+  await register(page, js, email);
+  const laptop = await device(browser, js, baseURL, errors);
+  await signIn(await laptop.newPage(), js, email);
+  await signIn(page, js, email);
+
+  await page.goto("/sessions");
+  await ready(page, js);
+  await expect(page.getByRole("heading", { name: "Trusted browsers" })).toBeVisible();
+  const rows = page.getByTestId("trusted-browser");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.filter({ hasText: "This browser" })).toHaveCount(1);
+  await rows.filter({ hasNotText: "This browser" }).getByRole("button", { name: /^Forget/ }).click();
+  await expect(page.getByRole("status")).toContainText("That browser is forgotten");
+  await expect(page.getByTestId("trusted-browser")).toHaveCount(1);
+  await expect(page.getByTestId("trusted-browser")).toContainText("This browser");
+  // Forgetting a browser signs nobody out.
+  await expect(page.getByTestId("session")).toHaveCount(2);
+  await laptop.close();
+});
+
 test("three tabs: log out in one, the other two land on /login without a reload", async ({ page, context, js }) => {
   test.skip(!js, "tabs follow a logout with JavaScript");
   const email = freshEmail();

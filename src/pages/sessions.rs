@@ -39,6 +39,22 @@ pub struct ActivityView {
     pub detail: String,
 }
 
+/// A browser trusted for the account (it signed in to it before) on the `/sessions` page: a wrong
+/// password from elsewhere never locks it out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedBrowserView {
+    /// What identifies it to the server (the digest of its device cookie).
+    pub id: String,
+    /// Browser and OS from its user agent, e.g. "Chrome 120 on Linux".
+    pub device: String,
+    /// Its first sign-in to the account.
+    pub since: String,
+    /// Its latest.
+    pub last_used: String,
+    /// This browser.
+    pub current: bool,
+}
+
 /// Everything the `/sessions` page shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionsData {
@@ -48,6 +64,8 @@ pub struct SessionsData {
     pub sessions: Vec<SessionView>,
     /// The latest audit events.
     pub activity: Vec<ActivityView>,
+    /// The browsers trusted for the account.
+    pub browsers: Vec<TrustedBrowserView>,
 }
 
 /// The `/sessions` page's data, or `None` when signed out.
@@ -74,11 +92,18 @@ pub async fn logout_everywhere() -> Result<(), ServerFnError> {
     crate::server::pages::sessions::logout_everywhere().await
 }
 
+/// Forgets one trusted browser of the user, then redirects back.
+#[server(prefix = "/_fn", endpoint = "forget_browser")]
+pub async fn forget_browser(id: String) -> Result<(), ServerFnError> {
+    crate::server::pages::sessions::forget_browser(id).await
+}
+
 /// `/sessions`: every place the user is signed in, each with **Log out**, plus **Log out of all
-/// other sessions**, **Log out everywhere**, and the recent activity.
+/// other sessions**, **Log out everywhere**, the recent activity, and the trusted browsers.
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
+    let forget = ServerAction::<ForgetBrowser>::new();
     let others = ServerAction::<LogoutOthers>::new();
     let everywhere = ServerAction::<LogoutEverywhere>::new();
     // Each button is a form post, answered with a redirect to a new page.
@@ -90,7 +115,9 @@ pub fn SessionsPage() -> impl IntoView {
                 Some("You are signed out everywhere else. This browser stays signed in.")
             }
             Some(_) => Some("That session is signed out."),
-            None => None,
+            None => q
+                .get("forgot")
+                .map(|_| "That browser is forgotten: wrong passwords from its address count against it again."),
         })
     };
     let error = query_error();
@@ -118,6 +145,21 @@ pub fn SessionsPage() -> impl IntoView {
                                             <button type="submit" class="button button-danger-solid">"Log out everywhere"</button>
                                         </ActionForm>
                                     </div>
+                                </section>
+                                <section class="card wide">
+                                    <h2>"Trusted browsers"</h2>
+                                    <p class="subtitle">
+                                        "Browsers that signed in to your account before. Wrong passwords typed elsewhere never lock them out. Forget one you no longer use."
+                                    </p>
+                                    {if page.browsers.is_empty() {
+                                        view! { <p class="empty">"No trusted browser."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="sessions">
+                                                {page.browsers.into_iter().map(|b| view! { <BrowserRow browser=b forget/> }).collect_view()}
+                                            </ul>
+                                        }.into_any()
+                                    }}
                                 </section>
                                 <section class="card wide">
                                     <h2>"Recent activity"</h2>
@@ -164,6 +206,32 @@ pub fn SessionRow(session: SessionView, end: ServerAction<EndSession>) -> impl I
             <ActionForm action=end attr:data-leaves=session.current.then_some("")>
                 <input type="hidden" name="id" value=session.id/>
                 <button type="submit" class="button button-danger" aria-label=label>"Log out"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+/// One trusted browser on `/sessions`.
+#[component]
+pub fn BrowserRow(
+    browser: TrustedBrowserView,
+    forget: ServerAction<ForgetBrowser>,
+) -> impl IntoView {
+    let label = format!("Forget {}", browser.device);
+    view! {
+        <li class="session" class:current=browser.current data-testid="trusted-browser">
+            <div class="session-main">
+                <p class="session-what">
+                    {browser.device.clone()}
+                    {browser.current.then(|| view! { <span class="badge">"This browser"</span> })}
+                </p>
+                <p class="session-meta">
+                    "trusted since " {browser.since} " · last sign-in " {browser.last_used}
+                </p>
+            </div>
+            <ActionForm action=forget>
+                <input type="hidden" name="id" value=browser.id/>
+                <button type="submit" class="button button-secondary" aria-label=label>"Forget"</button>
             </ActionForm>
         </li>
     }

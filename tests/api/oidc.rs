@@ -1030,6 +1030,16 @@ async fn clients_are_registered_listed_and_removed_by_the_operator_cli() {
     assert!(!bad.status.success());
 }
 
+/// Two instances on the PostgreSQL database at `url`, behind one public URL: one issuer.
+async fn two_instances(url: &str) -> (TestApp, TestApp) {
+    let config = || {
+        let mut c = signoff::server::Config::for_tests(url);
+        c.public_url = Some("https://signoff.test".into());
+        c
+    };
+    (start_with(config()).await, start_with(config()).await)
+}
+
 #[tokio::test]
 async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly_once() {
     let Some(db) = require_postgres(
@@ -1039,14 +1049,7 @@ async fn on_two_postgresql_instances_a_logout_on_one_reaches_each_client_exactly
     else {
         return;
     };
-    // Instances behind one public URL: one issuer.
-    let config = || {
-        let mut c = signoff::server::Config::for_tests(&db.url);
-        c.public_url = Some("https://signoff.test".into());
-        c
-    };
-    let a = start_with(config()).await;
-    let b = start_with(config()).await;
+    let (a, b) = two_instances(&db.url).await;
     let (r1, r2) = (Receiver::start().await, Receiver::start().await);
     let (c1, c2) = (
         register(&a, false, Some(&r1.url)).await,
@@ -1218,12 +1221,7 @@ async fn two_instances_refreshing_the_grants_of_the_same_sign_ins_never_deadlock
     else {
         return;
     };
-    let config = || {
-        let mut c = signoff::server::Config::for_tests(&db.url);
-        c.public_url = Some("https://signoff.test".into());
-        c
-    };
-    let (a, b) = (start_with(config()).await, start_with(config()).await);
+    let (a, b) = two_instances(&db.url).await;
     let rp = register(&a, false, None).await;
     // Three browsers (three sign-ins) with six grants each.
     let mut chains = Vec::new();

@@ -228,3 +228,72 @@ async fn one_sign_in_refreshing_in_a_loop_is_refused_past_its_limit() {
     let res = app.refresh_004(&json!({ "refresh_token": other })).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// The first `name=value` of `cookies` (Set-Cookie values) named `name`.
+fn cookie_pair(cookies: &[String], name: &str) -> String {
+    cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// `/sessions` lists the browsers trusted for the account, this one marked; one forgotten there is
+/// counted by its address again, like any browser, and nobody else can forget it.
+#[tokio::test]
+async fn a_browser_forgotten_on_the_sessions_page_is_throttled_like_any_other() {
+    let app = proxied().await;
+    app.create_user("ada@example.com").await;
+    let (_, cookies) =
+        form_login_via(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
+    let device = cookie_pair(&cookies, "signoff_device");
+    let both = format!("{}; {device}", cookie_pair(&cookies, "signoff_session"));
+    let page = app
+        .get("/sessions", Some(&both))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Trusted browsers"), "{page}");
+    assert!(page.contains("This browser"), "{page}");
+    let id = app.sql_text("SELECT digest FROM trusted_devices").await;
+
+    // Bob cannot forget Ada's browser.
+    app.create_user("bob@example.com").await;
+    let bob = app.browser_login("bob@example.com").await;
+    let res = app.form("forget_browser", Some(&bob), &[("id", &id)]).await;
+    assert_eq!(location(&res), "/sessions?forgot=1");
+    let kept = "SELECT COUNT(*) FROM trusted_devices WHERE user_id = \
+                (SELECT id FROM users WHERE email = 'ada@example.com')";
+    assert_eq!(app.sql_count(kept).await, 1);
+
+    // Ada forgets it.
+    let res = app
+        .form("forget_browser", Some(&both), &[("id", &id)])
+        .await;
+    assert_eq!(location(&res), "/sessions?forgot=1");
+    assert_eq!(app.sql_count(kept).await, 0);
+    let page = app
+        .get("/sessions", Some(&both))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("No trusted browser."), "{page}");
+
+    // Behind the address of someone guessing her password, it now waits like any browser.
+    until_locked(|| {
+        app.client
+            .post(app.url("/api/v1/account/login"))
+            .header("x-forwarded-for", ATTACKER)
+            .json(&json!({"email": "ada@example.com", "password": "a wrong guess"}))
+            .send()
+            .map(Result::unwrap)
+    })
+    .await;
+    let (to, _) = form_login_via(&app, "ada@example.com", PASSWORD, ATTACKER, Some(&device)).await;
+    assert!(to.starts_with("/login?error=throttled"), "{to}");
+}

@@ -16,6 +16,21 @@ use super::{
 };
 use crate::{server::db::now, with_pool};
 
+/// A browser trusted for an account (it signed in to it before): `/sessions` lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedBrowser {
+    /// The SHA-256 of its device cookie (the cookie itself is never stored).
+    pub id: String,
+    /// Unix seconds: its first sign-in to the account.
+    pub created_at: i64,
+    /// Unix seconds: its latest.
+    pub last_used_at: i64,
+    /// Its `User-Agent` at that sign-in.
+    pub user_agent: Option<String>,
+    /// The browser asking.
+    pub current: bool,
+}
+
 /// One active sign-in, as the `/sessions` page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigninInfo {
@@ -184,9 +199,14 @@ impl Auth {
     }
 
     /// Remembers the browser that just signed in to `user` (its device cookie `current`, if it
-    /// sent one): returns a new cookie value to set when it had none, else `None` (the same value
-    /// serves every account signed in from that browser).
-    pub async fn trust_device(&self, user: &User, current: Option<&str>) -> Result<Option<String>> {
+    /// sent one, and its `user_agent`): returns a new cookie value to set when it had none, else
+    /// `None` (the same value serves every account signed in from that browser).
+    pub async fn trust_device(
+        &self,
+        user: &User,
+        current: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Option<String>> {
         // A value is kept only if this server gave it out (it is trusted for some account): one a
         // page could have planted is replaced.
         let kept = match current.filter(|c| c.len() <= 64).map(opaque::digest) {
@@ -206,12 +226,50 @@ impl Auth {
             }
         };
         let at = now();
+        let agent: Option<String> = user_agent.map(|a| a.chars().take(512).collect());
         with_pool!(&self.db, p => sqlx::query(
-            "INSERT INTO trusted_devices (digest, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (digest, user_id) DO UPDATE SET last_used_at = $3")
-            .bind(&digest).bind(&user.id).bind(at)
+            "INSERT INTO trusted_devices (digest, user_id, created_at, last_used_at, user_agent) \
+             VALUES ($1, $2, $3, $3, $4) \
+             ON CONFLICT (digest, user_id) DO UPDATE SET last_used_at = $3, user_agent = $4")
+            .bind(&digest).bind(&user.id).bind(at).bind(&agent)
             .execute(p).await.map(|_| ()))?;
         Ok(new)
+    }
+
+    /// The browsers trusted for `user_id` (each signed in to it before), last used first; `current`
+    /// (this browser's device cookie, if it sent one) marks its own.
+    pub async fn trusted_browsers(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<TrustedBrowser>> {
+        let mine = current.filter(|c| c.len() <= 64).map(opaque::digest);
+        let rows: Vec<(String, i64, i64, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
+            "SELECT digest, created_at, last_used_at, user_agent FROM trusted_devices \
+             WHERE user_id = $1 ORDER BY last_used_at DESC, digest LIMIT 100")
+            .bind(user_id).fetch_all(p).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, created_at, last_used_at, user_agent)| TrustedBrowser {
+                    current: mine.as_deref() == Some(id.as_str()),
+                    id,
+                    created_at,
+                    last_used_at,
+                    user_agent,
+                },
+            )
+            .collect())
+    }
+
+    /// Forgets the browser `id` (a [`TrustedBrowser::id`]) for `user_id`: its password checks are
+    /// counted by address again, like any other browser's, until it signs in anew. False when
+    /// `user_id` has no such browser.
+    pub async fn forget_browser(&self, user_id: &str, id: &str) -> Result<bool> {
+        let done = with_pool!(&self.db, p => sqlx::query(
+            "DELETE FROM trusted_devices WHERE digest = $1 AND user_id = $2")
+            .bind(id).bind(user_id).execute(p).await.map(|d| d.rows_affected() == 1))?;
+        Ok(done)
     }
 
     /// The account with this email (normalised first), if there is one.

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 
 use super::{
     auth::Auth,
-    keys::{Claims, Verified, ISSUER},
+    keys::{Claims, VerifiedAccess, ISSUER},
     logout::{Caller, Ending},
     model::{audit, AuditKind, AuthError, ClientMeta, EndReason, Result, SigninKind, User},
     principal::{Principal, MAX_TOKEN_LEN},
@@ -275,7 +275,7 @@ impl Auth {
     /// revoked (it is complete): `None` sends it to [`Auth::jwt_from_db`].
     pub(super) fn jwt_in_memory(
         &self,
-        known: &Verified,
+        known: &VerifiedAccess,
     ) -> Option<Result<std::sync::Arc<Principal>>> {
         // The first use of a token (by this thread's cache) looks its sign-in up in the database.
         if !self.revocations.is_healthy() || !known.known.load(Ordering::Relaxed) {
@@ -296,7 +296,7 @@ impl Auth {
     /// and `jti` are checked in the database.
     pub(super) async fn jwt_from_db(
         &self,
-        known: std::sync::Arc<Verified>,
+        known: std::sync::Arc<VerifiedAccess>,
     ) -> Result<std::sync::Arc<Principal>> {
         let claims = &known.claims;
         let found: Option<(i32,)> = with_pool!(&self.db, p => sqlx::query_as(

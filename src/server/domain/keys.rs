@@ -59,7 +59,7 @@ pub struct Keys {
     verified: std::sync::Arc<thread_local::ThreadLocal<std::cell::RefCell<VerifiedCache>>>,
 }
 
-type VerifiedCache = quick_cache::unsync::Cache<TokenKey, std::sync::Arc<Verified>>;
+type VerifiedCache = quick_cache::unsync::Cache<TokenKey, std::sync::Arc<VerifiedAccess>>;
 
 /// A verified access token's text, as [`VerifiedCache`]'s key: compared whole, but hashed by its
 /// last 16 bytes only, the end of its signature. An HMAC makes those unpredictable, and only
@@ -100,7 +100,7 @@ const VERIFIED_CAPACITY: usize = 16_384;
 
 /// A verified access token: its claims, the caller it stands for, and the denylist's version at
 /// which neither its sign-in nor its `jti` was on the denylist.
-pub(super) struct Verified {
+pub(super) struct VerifiedAccess {
     pub(super) claims: Claims,
     pub(super) principal: std::sync::Arc<Principal>,
     /// [`super::revocations::Revocations::version`] when last found absent from it (`u64::MAX`:
@@ -272,7 +272,7 @@ impl Keys {
     /// that every core reads (the cache's lock, the claims' reference count). Under load, those
     /// writes moved cache lines between cores on each request. A thread that has not seen a token
     /// verifies it once (about 2 µs).
-    pub(super) fn verify_access(&self, token: &str) -> Result<std::sync::Arc<Verified>> {
+    pub(super) fn verify_access(&self, token: &str) -> Result<std::sync::Arc<VerifiedAccess>> {
         let cache = self
             .verified
             .get_or(|| std::cell::RefCell::new(VerifiedCache::new(VERIFIED_CAPACITY)));
@@ -295,7 +295,7 @@ impl Keys {
                 jti: claims.jti.clone(),
             },
         });
-        let known = std::sync::Arc::new(Verified {
+        let known = std::sync::Arc::new(VerifiedAccess {
             claims,
             principal,
             clean_at: std::sync::atomic::AtomicU64::new(u64::MAX),

@@ -255,8 +255,9 @@ impl Auth {
     }
 
     /// Records a use of sign-in `signin_id` at `at` when the one recorded (`seen`) is at least
-    /// [`touch_every`](super::model::Lifetime::touch_every) old: the sign-in's idle clock restarts, and its row is written once
-    /// a minute, not on every use. On its own, outside any ending's transaction.
+    /// [`touch_every`](super::model::Lifetime::touch_every) old: the sign-in's idle clock
+    /// restarts, and its row is written once a minute, not on every use. On its own, outside any
+    /// ending's transaction.
     pub(super) async fn touch(&self, signin_id: &str, seen: i64, at: i64) -> Result<()> {
         if at - seen < self.lifetime.touch_every {
             return Ok(());

@@ -10,10 +10,11 @@ use super::{
 use crate::{
     pages::{
         home::Me,
-        sessions::{ActivityView, SessionView, SessionsData},
+        sessions::{ActivityView, SessionView, SessionsData, TrustedBrowserView},
     },
     server::{
         domain::{AuditKind, Caller, Scope, Signin, SigninKind},
+        http::extract::client_meta,
         AppState,
     },
 };
@@ -36,6 +37,12 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
     let activity = state
         .auth
         .recent_activity(&user.id, 20)
+        .await
+        .map_err(unavailable)?;
+    let (_, _, parts) = context().await?;
+    let browsers = state
+        .auth
+        .trusted_browsers(&user.id, client_meta(&parts).device.as_deref())
         .await
         .map_err(unavailable)?;
     Ok(Some(SessionsData {
@@ -84,6 +91,16 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
                 }
                 .to_owned(),
                 detail: e.detail,
+            })
+            .collect(),
+        browsers: browsers
+            .into_iter()
+            .map(|b| TrustedBrowserView {
+                device: describe_agent(b.user_agent.as_deref()),
+                since: human_time(b.created_at),
+                last_used: human_time(b.last_used_at),
+                current: b.current,
+                id: b.id,
             })
             .collect(),
     }))
@@ -148,6 +165,20 @@ async fn end_others(state: &AppState, current: Signin, scope: Scope, done: &str)
         Ok(_) => see_other(done),
         Err(err) => back_with_error("/sessions", &err),
     }
+}
+
+/// Body of `pages::sessions::forget_browser`.
+pub async fn forget_browser(id: String) -> Result<(), ServerFnError> {
+    let (state, _session, _) = context().await?;
+    let Some((user, _)) = require_signed_in(&state).await? else {
+        return Ok(());
+    };
+    // An id that is not one of this account's browsers forgets nothing, and says the same.
+    match state.auth.forget_browser(&user.id, &id).await {
+        Ok(_) => see_other("/sessions?forgot=1"),
+        Err(err) => back_with_error("/sessions", &err),
+    }
+    Ok(())
 }
 
 /// Body of `pages::sessions::logout_everywhere`.

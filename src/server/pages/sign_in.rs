@@ -76,7 +76,7 @@ pub async fn login(
         // apart from its address's.
         if let Some(device) = state
             .auth
-            .trust_device(&user, meta.device.as_deref())
+            .trust_device(&user, meta.device.as_deref(), meta.user_agent.as_deref())
             .await?
         {
             let secure = state.config.secure_cookies;

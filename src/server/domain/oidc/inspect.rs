@@ -15,7 +15,7 @@ use super::{clients, has_scope};
 use crate::{
     server::domain::{
         auth::Auth,
-        keys::Verified,
+        keys::VerifiedAccess,
         model::{AuthError, Result},
         principal::MAX_TOKEN_LEN,
     },
@@ -42,7 +42,7 @@ struct HintClaims {
 
 impl Auth {
     /// A live access token issued to an OpenID client: its verified claims.
-    async fn client_access(&self, token: &str) -> Result<Arc<Verified>> {
+    async fn client_access(&self, token: &str) -> Result<Arc<VerifiedAccess>> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::InvalidToken);
         }
