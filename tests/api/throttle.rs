@@ -43,6 +43,16 @@ async fn form_login_via(
 
 const ATTACKER: &str = "203.0.113.9";
 
+/// One wrong guess at ada@example.com's password, from [`ATTACKER`].
+fn guess_ada(app: &TestApp) -> impl std::future::Future<Output = reqwest::Response> + '_ {
+    app.client
+        .post(app.url("/api/v1/account/login"))
+        .header("x-forwarded-for", ATTACKER)
+        .json(&json!({"email": "ada@example.com", "password": "a wrong guess"}))
+        .send()
+        .map(Result::unwrap)
+}
+
 /// Sends `attempt` until it is refused with a lock of three seconds or more (waiting out shorter
 /// ones: locks are counted in whole seconds, so a one-second lock may end at once), so that the
 /// next request is surely refused if the key is what refuses it. Returns how many were admitted.
@@ -104,29 +114,14 @@ async fn wrong_passwords_from_one_address_never_lock_the_owner_out() {
     let (to, cookies) =
         form_login_via(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
     assert_eq!(to, "/");
-    let device = cookies
-        .iter()
-        .find(|c| c.starts_with("signoff_device="))
-        .expect("a device cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let device = cookie_pair(&cookies, "signoff_device");
     assert!(
         cookies.iter().any(|c| c.contains("HttpOnly")),
         "{cookies:?}"
     );
 
     // Someone guesses her password from another address until refused.
-    let guessed = until_locked(|| {
-        app.client
-            .post(app.url("/api/v1/account/login"))
-            .header("x-forwarded-for", ATTACKER)
-            .json(&json!({"email": "ada@example.com", "password": "a wrong guess"}))
-            .send()
-            .map(Result::unwrap)
-    })
-    .await;
+    let guessed = until_locked(|| guess_ada(&app)).await;
     assert!(guessed > throttle::PAIR.free as usize, "{guessed}");
     assert_eq!(
         login_via(&app, "ada@example.com", PASSWORD, ATTACKER).await,
@@ -251,12 +246,11 @@ async fn a_browser_forgotten_on_the_sessions_page_is_throttled_like_any_other() 
         form_login_via(&app, "ada@example.com", PASSWORD, "198.51.100.7", None).await;
     let device = cookie_pair(&cookies, "signoff_device");
     let both = format!("{}; {device}", cookie_pair(&cookies, "signoff_session"));
-    let page = app
-        .get("/sessions", Some(&both))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let sessions = async || {
+        let res = app.get("/sessions", Some(&both)).await;
+        res.text().await.unwrap()
+    };
+    let page = sessions().await;
     assert!(page.contains("Trusted browsers"), "{page}");
     assert!(page.contains("This browser"), "{page}");
     let id = app.sql_text("SELECT digest FROM trusted_devices").await;
@@ -276,24 +270,11 @@ async fn a_browser_forgotten_on_the_sessions_page_is_throttled_like_any_other() 
         .await;
     assert_eq!(location(&res), "/sessions?forgot=1");
     assert_eq!(app.sql_count(kept).await, 0);
-    let page = app
-        .get("/sessions", Some(&both))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = sessions().await;
     assert!(page.contains("No trusted browser."), "{page}");
 
     // Behind the address of someone guessing her password, it now waits like any browser.
-    until_locked(|| {
-        app.client
-            .post(app.url("/api/v1/account/login"))
-            .header("x-forwarded-for", ATTACKER)
-            .json(&json!({"email": "ada@example.com", "password": "a wrong guess"}))
-            .send()
-            .map(Result::unwrap)
-    })
-    .await;
+    until_locked(|| guess_ada(&app)).await;
     let (to, _) = form_login_via(&app, "ada@example.com", PASSWORD, ATTACKER, Some(&device)).await;
     assert!(to.starts_with("/login?error=throttled"), "{to}");
 }
