@@ -202,6 +202,7 @@ const SERVER_FNS: &[&str] = &[
     "end_session",
     "logout_others",
     "logout_everywhere",
+    "forget_browser",
     "register",
     "login",
     "logout",
