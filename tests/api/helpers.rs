@@ -208,6 +208,23 @@ pub async fn start_with(config: Config) -> TestApp {
     }
 }
 
+/// Seed 004's login of `email` (password [`PASSWORD`]) at the server at `base`: its access and
+/// refresh tokens. For tests that drive a server process as well as those in this one.
+pub async fn jwt_pair_at(http: &Client, base: &str, email: &str) -> (String, String) {
+    let res = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    (
+        body["data"]["access_token"].as_str().unwrap().to_owned(),
+        body["data"]["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// Headers a browser sends with a plain form post (JavaScript off).
 pub const FORM_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -433,19 +450,7 @@ impl TestApp {
 
     /// `POST /api/auth/login` → (access, refresh).
     pub async fn jwt_pair(&self, email: &str) -> (String, String) {
-        let res = self
-            .client
-            .post(self.url("/api/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        (
-            body["data"]["access_token"].as_str().unwrap().to_owned(),
-            body["data"]["refresh_token"].as_str().unwrap().to_owned(),
-        )
+        jwt_pair_at(&self.client, &self.address, email).await
     }
 
     /// `GET /api/v1/account/me` with a bearer token: is the token still accepted?

@@ -399,17 +399,7 @@ async fn a_frozen_instance_resumed_refuses_at_once_a_token_logged_out_while_it_s
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    let pair: serde_json::Value = http
-        .post(format!("{}/api/auth/login", a.address))
-        .json(&json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = pair["data"]["access_token"].as_str().unwrap().to_owned();
-    let refresh = pair["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let (access, refresh) = crate::helpers::jwt_pair_at(&http, &a.address, "ada@example.com").await;
     let me = |base: String| {
         let (http, access) = (http.clone(), access.clone());
         async move {

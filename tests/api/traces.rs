@@ -146,17 +146,7 @@ async fn a_logouts_trace_reaches_the_collector_and_its_deliveries_and_carries_no
         }
         req.send()
     };
-    let pair: Value = http
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = pair["data"]["access_token"].as_str().unwrap().to_owned();
-    let refresh = pair["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let (access, refresh) = crate::helpers::jwt_pair_at(&http, &base, "ada@example.com").await;
     let res = http
         .get(format!("{base}/api/v1/account/me"))
         .bearer_auth(&access)

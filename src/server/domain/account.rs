@@ -16,6 +16,12 @@ use super::{
 };
 use crate::{server::db::now, with_pool};
 
+/// What `trusted_devices` keys a device cookie by: the digest of its value, when the value is one
+/// this server could have given out (at most 64 bytes; anything longer names no browser).
+fn device_digest(cookie: Option<&str>) -> Option<String> {
+    cookie.filter(|c| c.len() <= 64).map(opaque::digest)
+}
+
 /// A browser trusted for an account (it signed in to it before): `/sessions` lists them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrustedBrowser {
@@ -183,14 +189,12 @@ impl Auth {
     /// The digest of `meta`'s device cookie when it names a browser that signed in to `email`'s
     /// account before (OWASP's device cookies: its password checks are counted apart).
     async fn trusted_device(&self, email: &str, meta: &ClientMeta) -> Result<Option<String>> {
-        let (Some(raw), Ok(email)) = (meta.device.as_deref(), validate::normalize_email(email))
-        else {
+        let (Some(digest), Ok(email)) = (
+            device_digest(meta.device.as_deref()),
+            validate::normalize_email(email),
+        ) else {
             return Ok(None);
         };
-        if raw.len() > 64 {
-            return Ok(None);
-        }
-        let digest = opaque::digest(raw);
         let found: Option<String> = with_pool!(&self.db, p => sqlx::query_scalar(
             "SELECT d.digest FROM trusted_devices d JOIN users u ON u.id = d.user_id \
              WHERE d.digest = $1 AND u.email = $2")
@@ -209,7 +213,7 @@ impl Auth {
     ) -> Result<Option<String>> {
         // A value is kept only if this server gave it out (it is trusted for some account): one a
         // page could have planted is replaced.
-        let kept = match current.filter(|c| c.len() <= 64).map(opaque::digest) {
+        let kept = match device_digest(current) {
             Some(digest) => {
                 let known = with_pool!(&self.db, p => sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM trusted_devices WHERE digest = $1")
@@ -243,7 +247,7 @@ impl Auth {
         user_id: &str,
         current: Option<&str>,
     ) -> Result<Vec<TrustedBrowser>> {
-        let mine = current.filter(|c| c.len() <= 64).map(opaque::digest);
+        let mine = device_digest(current);
         let rows: Vec<(String, i64, i64, Option<String>)> = with_pool!(&self.db, p => sqlx::query_as(
             "SELECT digest, created_at, last_used_at, user_agent FROM trusted_devices \
              WHERE user_id = $1 ORDER BY last_used_at DESC, digest LIMIT 100")

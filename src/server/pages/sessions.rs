@@ -39,7 +39,8 @@ pub async fn sessions_page() -> Result<Option<SessionsData>, ServerFnError> {
         .recent_activity(&user.id, 20)
         .await
         .map_err(unavailable)?;
-    let (_, _, parts) = context().await?;
+    // The request's head, which leptos_axum puts in the context (no second session lookup).
+    let parts = leptos::prelude::expect_context::<http::request::Parts>();
     let browsers = state
         .auth
         .trusted_browsers(&user.id, client_meta(&parts).device.as_deref())
